@@ -1,0 +1,170 @@
+package io.a3s.box.conformance;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real containerd (Debian's package) on private paths: its own root, state, sockets and config, so tests
+ * never collide with each other or with a system containerd. {@link #close()} stops it and removes
+ * everything it made, mounts included.
+ *
+ * <p>Sockets live under a short directory in /run because Unix socket paths are limited to 107 bytes.
+ */
+public final class PrivateContainerd implements AutoCloseable {
+    public static final Path CONTAINERD = Path.of("/usr/bin/containerd");
+    public static final Path CTR = Path.of("/usr/bin/ctr");
+    private static final Duration START_DEADLINE = Duration.ofSeconds(30);
+
+    private final Path dir;
+    private final Path grpcSocket;
+    private final Path ttrpcSocket;
+    private final Process process;
+
+    private PrivateContainerd(Path dir, Process process) {
+        this.dir = dir;
+        this.grpcSocket = dir.resolve("c.sock");
+        this.ttrpcSocket = dir.resolve("c.sock.ttrpc");
+        this.process = process;
+    }
+
+    /**
+     * Starts containerd and waits until it answers {@code ctr version}.
+     *
+     * @param extraPath directories prepended to containerd's PATH (where it looks up shims), may be empty
+     */
+    public static PrivateContainerd start(List<Path> extraPath) throws IOException, InterruptedException {
+        if (!Files.isExecutable(CONTAINERD) || !Files.isExecutable(CTR)) {
+            throw new IllegalStateException("containerd is not installed (" + CONTAINERD + "): run scripts/setup");
+        }
+        Path base = Path.of("/run/a3s-test");
+        Files.createDirectories(base);
+        Path dir = Files.createTempDirectory(base, "ctd");
+        String config = """
+                version = 2
+                root = "%1$s/root"
+                state = "%1$s/state"
+                disabled_plugins = ["io.containerd.grpc.v1.cri"]
+                [grpc]
+                  address = "%1$s/c.sock"
+                [ttrpc]
+                  address = "%1$s/c.sock.ttrpc"
+                [debug]
+                  address = "%1$s/debug.sock"
+                  level = "info"
+                [metrics]
+                  address = ""
+                """.formatted(dir);
+        Path configFile = dir.resolve("config.toml");
+        Files.writeString(configFile, config);
+        ProcessBuilder pb = new ProcessBuilder(CONTAINERD.toString(), "--config", configFile.toString());
+        StringBuilder path = new StringBuilder();
+        for (Path p : extraPath) {
+            path.append(p).append(':');
+        }
+        path.append(System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
+        pb.environment().put("PATH", path.toString());
+        pb.redirectErrorStream(true).redirectOutput(dir.resolve("containerd.log").toFile());
+        Process p = pb.start();
+        PrivateContainerd c = new PrivateContainerd(dir, p);
+        try {
+            c.awaitReady();
+        } catch (IOException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    private void awaitReady() throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + START_DEADLINE.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException("containerd exited with " + process.exitValue() + ": " + log());
+            }
+            if (Files.exists(grpcSocket) && ctr("version").exitCode() == 0) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new IOException("containerd not ready within " + START_DEADLINE + ": " + log());
+    }
+
+    public Path grpcSocket() {
+        return grpcSocket;
+    }
+
+    public Path ttrpcSocket() {
+        return ttrpcSocket;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** containerd's own log, for failure messages. */
+    public String log() {
+        try {
+            return Files.readString(dir.resolve("containerd.log"));
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    public record Result(int exitCode, String stdout, String stderr) {
+    }
+
+    /** Runs {@code ctr --address <ours> args...} and waits up to 60 s. */
+    public Result ctr(String... args) throws IOException, InterruptedException {
+        Process p = startCtr(args);
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("ctr " + String.join(" ", args) + " did not finish within 60 s");
+        }
+        return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
+                new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    /** Starts {@code ctr --address <ours> args...} without waiting (e.g. {@code ctr events}). */
+    public Process startCtr(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(CTR.toString(), "--address", grpcSocket.toString()));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).start();
+    }
+
+    /** Stops containerd (TERM, then KILL), unmounts what it left and removes its directory. Idempotent. */
+    @Override
+    public void close() throws IOException, InterruptedException {
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        unmountUnder(dir);
+        if (Files.exists(dir)) {
+            new ProcessBuilder("rm", "-rf", "--one-file-system", dir.toString()).inheritIO().start().waitFor();
+        }
+    }
+
+    /** Lazily unmounts every mount below {@code root}, deepest first. */
+    static void unmountUnder(Path root) throws IOException, InterruptedException {
+        List<String> mounts = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String mountPoint = line.split(" ")[4].replace("\\040", " ");
+            if (mountPoint.startsWith(root + "/")) {
+                mounts.add(mountPoint);
+            }
+        }
+        mounts.sort((a, b) -> b.length() - a.length());
+        for (String m : mounts) {
+            new ProcessBuilder("umount", "-l", m).inheritIO().start().waitFor();
+        }
+    }
+}

@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# A private containerd for the demo and the benchmarks: its own root, state, sockets and config under
+# $CTD_DIR, so it never touches a system containerd. Source after common.sh.
+#   ctd_start [EXTRA_PATH]   start it (EXTRA_PATH is prepended to its PATH, where it finds shims)
+#   ctd_ctr ARGS...          run ctr against it
+#   ctd_stop                 stop it, unmount what it left, remove $CTD_DIR (also runs on EXIT)
+
+ctd_start() {
+  local extra_path="${1:-}"
+  mkdir -p /run/a3s-demo
+  CTD_DIR="$(mktemp -d /run/a3s-demo/ctd.XXXXXX)"
+  export CTD_DIR
+  CTD_SOCK="$CTD_DIR/c.sock"
+  export CTD_SOCK
+  cat > "$CTD_DIR/config.toml" <<TOML
+version = 2
+root = "$CTD_DIR/root"
+state = "$CTD_DIR/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTD_DIR/c.sock"
+[ttrpc]
+  address = "$CTD_DIR/c.sock.ttrpc"
+[debug]
+  address = "$CTD_DIR/debug.sock"
+TOML
+  PATH="${extra_path:+$extra_path:}$PATH" containerd --config "$CTD_DIR/config.toml" \
+    >"$CTD_DIR/containerd.log" 2>&1 &
+  CTD_PID=$!
+  trap ctd_stop EXIT
+  local i
+  for i in $(seq 1 300); do
+    if [ -S "$CTD_SOCK" ] && ctr --address "$CTD_SOCK" version >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$CTD_PID" 2>/dev/null || { cat "$CTD_DIR/containerd.log" >&2; die "containerd exited"; }
+    sleep 0.1
+  done
+  cat "$CTD_DIR/containerd.log" >&2
+  die "containerd did not start within 30 s"
+}
+
+ctd_ctr() {
+  ctr --address "$CTD_SOCK" "$@"
+}
+
+ctd_stop() {
+  [ -n "${CTD_DIR:-}" ] || return 0
+  if [ -n "${CTD_PID:-}" ] && kill -0 "$CTD_PID" 2>/dev/null; then
+    kill "$CTD_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$CTD_PID" 2>/dev/null || true
+  fi
+  # deepest mounts first
+  grep -o " $CTD_DIR/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$CTD_DIR"
+  CTD_DIR=""
+}
