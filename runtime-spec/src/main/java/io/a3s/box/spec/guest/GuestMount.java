@@ -1,0 +1,30 @@
+package io.a3s.box.spec.guest;
+
+import java.util.List;
+
+/**
+ * One mount the agent performs in the container's mount namespace, in order, after the rootfs.
+ *
+ * @param type           the filesystem type ({@code bind} for bind mounts, else proc, sysfs, devpts, tmpfs, mqueue
+ *                       or cgroup2)
+ * @param source         for a bind mount the guest path under {@link SharedDir}; otherwise as in the config
+ * @param destination    absolute path inside the container
+ * @param flags          mount(2) flags; for a bind mount with {@link MountFlag#MS_RDONLY} (or nosuid, ...) the agent
+ *                       must remount, as the kernel ignores them on the bind itself
+ * @param recursiveFlags flags to apply to the whole subtree with mount_setattr(2) ({@code rro}, {@code rnosuid}, ...)
+ * @param data           filesystem options ({@code size=64m,mode=1777}), comma-separated; empty when none
+ * @param propagation    {@code private}, {@code rslave}, ... or null to keep the default
+ */
+public record GuestMount(
+        String type,
+        String source,
+        String destination,
+        List<MountFlag> flags,
+        List<MountFlag> recursiveFlags,
+        String data,
+        String propagation) {
+    public GuestMount {
+        flags = List.copyOf(flags);
+        recursiveFlags = List.copyOf(recursiveFlags);
+    }
+}

@@ -1,0 +1,366 @@
+package io.a3s.box.spec.guest;
+
+import static io.a3s.box.spec.guest.MountFlag.MS_BIND;
+import static io.a3s.box.spec.guest.MountFlag.MS_NOEXEC;
+import static io.a3s.box.spec.guest.MountFlag.MS_NOSUID;
+import static io.a3s.box.spec.guest.MountFlag.MS_RDONLY;
+import static io.a3s.box.spec.guest.MountFlag.MS_REC;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.a3s.box.spec.SpecError;
+import io.a3s.box.spec.SpecException;
+import io.a3s.box.spec.oci.OciJson;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The rules of docs/oci-mapping.md, one field at a time, on small hand-made configs. */
+class MappingRulesTest {
+    private static final Path BUNDLE = Path.of("/bundles/c1");
+    private static final String ALL_NAMESPACES =
+            "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}]";
+
+    /** A valid config with {@code fields} added at the top level; linux gets all the usual namespaces. */
+    private static String config(String fields) {
+        String linux = fields.contains("\"linux\"") ? "" : ",\"linux\":{\"namespaces\":" + ALL_NAMESPACES + "}";
+        return "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\"},"
+                + "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0}}" + linux
+                + (fields.isEmpty() ? "" : "," + fields) + "}";
+    }
+
+    /** As {@link #config}, with {@code linuxFields} added to the linux object. */
+    private static String linux(String linuxFields) {
+        return config("\"linux\":{\"namespaces\":" + ALL_NAMESPACES + "," + linuxFields + "}");
+    }
+
+    private static GuestContainerSpec map(String json) throws SpecException {
+        return SpecMapper.map("c1", BUNDLE, OciJson.parseSpec(json.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static List<String> refusals(String json) {
+        return assertThrows(SpecException.class, () -> map(json)).errors().stream().map(SpecError::toString)
+                .toList();
+    }
+
+    private static List<String> warnings(String json) throws SpecException {
+        return map(json).warnings().stream().map(Warning::toString).toList();
+    }
+
+    // ---- mounts -------------------------------------------------------------------------------------------
+
+    @Test
+    void bindSourceRelativeToTheBundle() throws Exception {
+        GuestContainerSpec spec = map(config(
+                "\"mounts\":[{\"destination\":\"/data\",\"type\":\"none\",\"source\":\"volumes/data\","
+                        + "\"options\":[\"rbind\",\"rprivate\",\"nosuid\",\"ro\"]}]"));
+        assertEquals(new GuestMount("bind", "/run/a3s/share/c1/mounts/0", "/data",
+                List.of(MS_RDONLY, MS_NOSUID, MS_BIND, MS_REC), List.of(), "", "rprivate"), spec.mounts().getFirst());
+        assertEquals(new ShareBind("/bundles/c1/volumes/data", "/run/a3s/share/c1/mounts/0", true, "mounts[0]"),
+                spec.shares().get(1));
+    }
+
+    @Test
+    void bindTypeWithoutBindOptionIsStillABind() throws Exception {
+        GuestMount m = map(config("\"mounts\":[{\"destination\":\"/d\",\"type\":\"bind\",\"source\":\"/srv\"}]"))
+                .mounts().getFirst();
+        assertEquals(List.of(MS_BIND), m.flags());
+    }
+
+    @Test
+    void laterOptionsWin() throws Exception {
+        GuestMount m = map(config("\"mounts\":[{\"destination\":\"/t\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+                + "\"options\":[\"ro\",\"noexec\",\"rw\",\"exec\",\"defaults\",\"size=1m\"]}]")).mounts().getFirst();
+        assertEquals(List.of(), m.flags());
+        assertEquals("size=1m", m.data());
+    }
+
+    @Test
+    void recursiveAttributes() throws Exception {
+        GuestMount m = map(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\","
+                + "\"options\":[\"rbind\",\"rro\",\"rnosuid\",\"rnoexec\",\"rexec\"]}]")).mounts().getFirst();
+        assertEquals(List.of(MS_RDONLY, MS_NOSUID), m.recursiveFlags());
+        assertTrue(map(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\",\"options\":[\"rbind\","
+                + "\"rro\"]}]")).shares().get(1).readonly());
+    }
+
+    @Test
+    void cgroupV1MountBecomesCgroup2() throws Exception {
+        GuestMount m = map(config("\"mounts\":[{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\","
+                + "\"source\":\"cgroup\",\"options\":[\"nosuid\",\"noexec\",\"ro\"]}]")).mounts().getFirst();
+        assertEquals(new GuestMount("cgroup2", "cgroup", "/sys/fs/cgroup", List.of(MS_RDONLY, MS_NOSUID, MS_NOEXEC),
+                List.of(), "", null), m);
+    }
+
+    @Test
+    void filesystemOptionsOnABindMountAreIgnoredWithAWarning() throws Exception {
+        assertEquals(List.of("mounts[0].options[1]: \"size=1m\" is a filesystem option, which a bind mount does not"
+                + " take; ignored"), warnings(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\","
+                        + "\"options\":[\"bind\",\"size=1m\"]}]")));
+    }
+
+    @Test
+    void unsupportedMountsAreRefusedWithTheReason() {
+        assertEquals(List.of(
+                "mounts[0]: the ext4 filesystem on host device /dev/sdb cannot be mounted inside the VM: the device is"
+                        + " not attached to it",
+                "mounts[1].type: \"overlay\" mounts are not supported inside the VM (bind mounts and cgroup, cgroup2,"
+                        + " devpts, mqueue, proc, sysfs, tmpfs are)",
+                "mounts[2].type: a mount without bind or rbind needs a filesystem type",
+                "mounts[3].source: a bind mount needs a source",
+                "mounts[4]: id-mapped mounts are not supported: the VM sees host files through 9p, which cannot be"
+                        + " id-mapped",
+                "mounts[5].options[1]: id-mapped mounts are not supported: the VM sees host files through 9p, which"
+                        + " cannot be id-mapped"),
+                refusals(config("\"mounts\":["
+                        + "{\"destination\":\"/a\",\"type\":\"ext4\",\"source\":\"/dev/sdb\"},"
+                        + "{\"destination\":\"/b\",\"type\":\"overlay\",\"source\":\"overlay\","
+                        + "\"options\":[\"lowerdir=/l\"]},"
+                        + "{\"destination\":\"/c\",\"source\":\"x\"},"
+                        + "{\"destination\":\"/d\",\"options\":[\"bind\"]},"
+                        + "{\"destination\":\"/e\",\"source\":\"/s\",\"options\":[\"bind\"],"
+                        + "\"uidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1}]},"
+                        + "{\"destination\":\"/f\",\"source\":\"/s\",\"options\":[\"bind\",\"idmap\"]}]")));
+    }
+
+    // ---- namespaces -----------------------------------------------------------------------------------------
+
+    @Test
+    void joiningHostNamespacesIsRefusedAllAtOnce() {
+        assertEquals(List.of(
+                "linux.namespaces[0].path: joining the existing ipc namespace /proc/9/ns/ipc cannot be honoured: it is"
+                        + " a namespace of the host, and the container runs in a VM",
+                "linux.namespaces[1].path: joining the existing uts namespace /proc/9/ns/uts cannot be honoured: it is"
+                        + " a namespace of the host, and the container runs in a VM"),
+                refusals(config("\"linux\":{\"namespaces\":[{\"type\":\"ipc\",\"path\":\"/proc/9/ns/ipc\"},"
+                        + "{\"type\":\"uts\",\"path\":\"/proc/9/ns/uts\"},{\"type\":\"pid\"},{\"type\":\"mount\"},"
+                        + "{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"}]}")));
+    }
+
+    @Test
+    void noNamespacesAtAll() throws Exception {
+        GuestContainerSpec spec = map(config("\"linux\":{}"));
+        assertEquals(List.of(GuestNamespace.MOUNT), spec.namespaces());
+        assertEquals(VmNetwork.Mode.HOST_UNAVAILABLE, spec.network().mode());
+        assertEquals(List.of(
+                "linux.namespaces: no network namespace asks for the host's network, which a VM cannot share; the"
+                        + " container uses the VM's network",
+                "linux.namespaces: no pid namespace: the container shares the VM's, where the agent is PID 1",
+                "linux.namespaces: no mount namespace: the container gets one inside the VM anyway, as its root is not"
+                        + " the VM's"), spec.warnings().stream().map(Warning::toString).toList());
+    }
+
+    @Test
+    void cgroupAndTimeNamespacesAreCreatedInTheGuest() throws Exception {
+        GuestContainerSpec spec = map(config("\"linux\":{\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"pid\"},"
+                + "{\"type\":\"network\"},{\"type\":\"cgroup\"},{\"type\":\"time\"}],"
+                + "\"timeOffsets\":{\"monotonic\":{\"secs\":10,\"nanosecs\":5}}}"));
+        assertEquals(List.of(GuestNamespace.MOUNT, GuestNamespace.PID, GuestNamespace.CGROUP, GuestNamespace.TIME),
+                spec.namespaces());
+        assertEquals(List.of(new GuestTimeOffset("monotonic", 10, 5)), spec.timeOffsets());
+    }
+
+    // ---- other refusals and warnings --------------------------------------------------------------------------
+
+    @Test
+    void hooksAreRefused() {
+        assertEquals(List.of("hooks.createRuntime: OCI hooks are not supported: they run against runc's host-side"
+                + " view of the container (its pid and namespaces), which a container inside a VM does not have"),
+                refusals(config("\"hooks\":{\"prestart\":[],"
+                        + "\"createRuntime\":[{\"path\":\"/usr/bin/nvidia-hook\"}]}")));
+    }
+
+    @Test
+    void intelRdtAndSeccompNotifyAreRefused() {
+        List<String> errors = refusals(linux("\"intelRdt\":{\"closID\":\"gold\"},"
+                + "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/run/agent.sock\","
+                + "\"syscalls\":[{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}"));
+        assertEquals(2, errors.size(), errors::toString);
+        assertTrue(errors.get(0).startsWith("linux.intelRdt: Intel RDT is allocated through the host's resctrl"));
+        assertTrue(errors.get(1).startsWith("linux.seccomp.listenerPath: a seccomp agent on the host cannot"));
+    }
+
+    @Test
+    void validationErrorsAndRefusalsComeTogether() {
+        assertEquals(List.of("process.cwd: \"rel\" is not an absolute path",
+                "hooks.poststop: OCI hooks are not supported: they run against runc's host-side view of the container"
+                        + " (its pid and namespaces), which a container inside a VM does not have"),
+                refusals(config("\"hooks\":{\"poststop\":[{\"path\":\"/bin/true\"}]}").replace("\"cwd\":\"/\"",
+                        "\"cwd\":\"rel\"")));
+    }
+
+    @Test
+    void securityLabelsAndWindowsFieldsAreIgnoredWithWarnings() throws Exception {
+        List<String> warnings = warnings(linux("\"mountLabel\":\"system_u:object_r:container_file_t:s0\"")
+                .replace("\"user\":{", "\"apparmorProfile\":\"docker-default\","
+                        + "\"selinuxLabel\":\"system_u:system_r:container_t:s0\",\"commandLine\":\"cmd.exe\","
+                        + "\"user\":{\"username\":\"admin\","));
+        assertEquals(List.of(
+                "linux.mountLabel: the VM's kernel loads no SELinux policy; ignored",
+                "process.user.username: a Windows field; ignored",
+                "process.commandLine: a Windows field; ignored (args is used)",
+                "process.apparmorProfile: the VM's kernel loads no AppArmor policy; the VM boundary confines the"
+                        + " container instead",
+                "process.selinuxLabel: the VM's kernel loads no SELinux policy; the VM boundary confines the container"
+                        + " instead"), warnings);
+    }
+
+    @Test
+    void unknownFieldsAreWarnedAbout() throws Exception {
+        List<String> warnings = warnings(config("\"vm\":{\"kernel\":{\"path\":\"/k\"}}")
+                .replace("\"cwd\":\"/\"", "\"cwd\":\"/\",\"execCPUAffinity\":{\"initial\":\"0\"}"));
+        // Fields of a record come before its unknown fields.
+        assertEquals(List.of(
+                "process.execCPUAffinity: not a field of runtime-spec v1.2 for Linux; ignored",
+                "vm: not a field of runtime-spec v1.2 for Linux; ignored"), warnings);
+    }
+
+    @Test
+    void unknownCapabilitiesAreDroppedWithAWarning() throws Exception {
+        GuestContainerSpec spec = map(config("").replace("\"cwd\":\"/\"", "\"cwd\":\"/\",\"capabilities\":"
+                + "{\"bounding\":[\"CAP_CHOWN\",\"CAP_FUTURE\",\"CAP_CHOWN\"],\"ambient\":[\"CAP_KILL\"]}"));
+        assertEquals(List.of("CAP_CHOWN"), spec.process().capabilities().bounding());
+        assertEquals(List.of("CAP_KILL"), spec.process().capabilities().ambient());
+        assertEquals(List.of("process.capabilities.bounding[1]: \"CAP_FUTURE\" is not a capability of the VM's"
+                + " kernel; dropped"), spec.warnings().stream().map(Warning::toString).toList());
+    }
+
+    @Test
+    void absentCapabilitiesStayAbsent() throws Exception {
+        assertNull(map(config("")).process().capabilities());
+    }
+
+    // ---- resources ------------------------------------------------------------------------------------------
+
+    @Test
+    void cpuWeightFormula() {
+        assertEquals(1L, ResourceMapping.cpuWeight(java.math.BigInteger.TWO));
+        assertEquals(39L, ResourceMapping.cpuWeight(java.math.BigInteger.valueOf(1024)));
+        assertEquals(10000L, ResourceMapping.cpuWeight(java.math.BigInteger.valueOf(262144)));
+        assertNull(ResourceMapping.cpuWeight(java.math.BigInteger.ZERO));
+        assertEquals(1L, ResourceMapping.ioWeight(10));
+        assertEquals(10000L, ResourceMapping.ioWeight(1000));
+        assertEquals(5000L, ResourceMapping.ioWeight(505));
+    }
+
+    @Test
+    void cgroupV2Conversions() throws Exception {
+        GuestContainerSpec spec = map(linux("\"resources\":{"
+                + "\"memory\":{\"limit\":1073741824,\"swap\":2147483648,\"reservation\":536870912},"
+                + "\"cpu\":{\"quota\":250000,\"period\":100000,\"burst\":1000,\"idle\":1,\"cpus\":\"2-3\","
+                + "\"mems\":\"0\"},"
+                + "\"pids\":{\"limit\":0},"
+                + "\"blockIO\":{\"weight\":500},"
+                + "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":18446744073709551615},"
+                + "{\"pageSize\":\"1GB\",\"limit\":0}],"
+                + "\"unified\":{\"memory.high\":\"900000000\"}}"));
+        GuestCgroup c = spec.cgroup();
+        assertEquals(1073741824L, c.memoryMax());
+        assertEquals(1073741824L, c.memorySwapMax()); // memory+swap 2 GiB = 1 GiB of swap
+        assertEquals(536870912L, c.memoryLow());
+        assertEquals(250000L, c.cpuQuota());
+        assertEquals(100000L, c.cpuPeriod());
+        assertEquals(1000L, c.cpuBurst());
+        assertEquals(1L, c.cpuIdle());
+        assertEquals(-1L, c.pidsMax());
+        assertEquals(ResourceMapping.ioWeight(500), c.ioWeight());
+        assertEquals(java.util.Map.of("1GB", 0L, "2MB", -1L), c.hugetlbMax());
+        assertEquals(java.util.Map.of("memory.high", "900000000"), c.unified());
+        assertEquals(new VmSizing(3, 1024 + SpecMapper.VM_MEMORY_OVERHEAD_MIB, "2-3", "0"), spec.vm());
+    }
+
+    @Test
+    void unlimitedMemoryAndSwap() throws Exception {
+        GuestCgroup c = map(linux("\"resources\":{\"memory\":{\"limit\":-1,\"swap\":-1},\"pids\":{\"limit\":100}}"))
+                .cgroup();
+        assertEquals(-1L, c.memoryMax());
+        assertEquals(-1L, c.memorySwapMax());
+        assertEquals(100L, c.pidsMax());
+        assertNull(map(linux("\"resources\":{\"memory\":{\"limit\":-1,\"swap\":-1}}")).vm().memoryMib());
+    }
+
+    @Test
+    void cpusetSizesTheVmWhenThereIsNoQuota() throws Exception {
+        assertEquals(new VmSizing(3, null, "0-1,5", null),
+                map(linux("\"resources\":{\"cpu\":{\"cpus\":\"0-1,5\"}}")).vm());
+    }
+
+    @Test
+    void cgroupV1OnlySettingsAreIgnoredWithWarnings() throws Exception {
+        assertEquals(List.of(
+                "linux.resources.memory.kernel: kernel memory limits do not exist in cgroup v2; ignored",
+                "linux.resources.memory.kernelTCP: kernel TCP memory limits do not exist in cgroup v2; ignored",
+                "linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness; ignored",
+                "linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer; ignored",
+                "linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time CPU bandwidth; ignored",
+                "linux.resources.blockIO.leafWeight: a CFQ setting with no cgroup v2 counterpart; ignored",
+                "linux.resources.blockIO.throttleReadBpsDevice: names host block devices; the VM reaches its storage"
+                        + " through 9p and has none of them; ignored",
+                "linux.resources.network: net_cls and net_prio are cgroup v1 controllers with no cgroup v2"
+                        + " counterpart; ignored",
+                "linux.resources.rdma: the VM has no RDMA devices; ignored"),
+                warnings(linux("\"resources\":{"
+                        + "\"memory\":{\"kernel\":1,\"kernelTCP\":1,\"swappiness\":10,\"disableOOMKiller\":true},"
+                        + "\"cpu\":{\"realtimeRuntime\":950000},"
+                        + "\"blockIO\":{\"leafWeight\":100,\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0,"
+                        + "\"rate\":1048576}]},"
+                        + "\"network\":{\"classID\":1048577},"
+                        + "\"rdma\":{\"mlx5_1\":{\"hcaHandles\":3}}}")));
+    }
+
+    // ---- VM sizing annotations ----------------------------------------------------------------------------
+
+    @Test
+    void sizingAnnotationsWinAndAreValidated() throws Exception {
+        String annotated = linux("\"resources\":{\"memory\":{\"limit\":1048576},\"cpu\":{\"quota\":100000}}")
+                .replace("\"ociVersion\"", "\"annotations\":{\"io.a3s.box.vcpus\":\"4\","
+                        + "\"io.a3s.box.memory_mib\":\"2048\"},\"ociVersion\"");
+        assertEquals(new VmSizing(4, 2048L, null, null), map(annotated).vm());
+        assertEquals(List.of(
+                "annotations[\"io.a3s.box.vcpus\"]: expected an integer from 1 to 255, got \"lots\"",
+                "annotations[\"io.a3s.box.memory_mib\"]: expected an integer from 64 to 1048576, got \"1\""),
+                refusals(config("\"annotations\":{\"io.a3s.box.vcpus\":\"lots\",\"io.a3s.box.memory_mib\":\"1\"}")));
+    }
+
+    // ---- other guest fields --------------------------------------------------------------------------------
+
+    @Test
+    void processAttributes() throws Exception {
+        GuestProcessSpec p = map(config("").replace("\"cwd\":\"/\"", "\"cwd\":\"/\",\"terminal\":true,"
+                + "\"consoleSize\":{\"height\":40,\"width\":120},\"oomScoreAdj\":-500,"
+                + "\"scheduler\":{\"policy\":\"SCHED_FIFO\",\"priority\":10},"
+                + "\"ioPriority\":{\"class\":\"IOPRIO_CLASS_BE\",\"priority\":4},"
+                + "\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"soft\":0,\"hard\":18446744073709551615}]")
+                .replace("\"gid\":0}", "\"gid\":0,\"umask\":18}")).process();
+        assertEquals(120, p.consoleWidth());
+        assertEquals(40, p.consoleHeight());
+        assertEquals(-500, p.oomScoreAdj());
+        assertEquals(18, p.umask());
+        assertEquals(new GuestScheduler("SCHED_FIFO", 0, 10, List.of(), 0, 0, 0), p.scheduler());
+        assertEquals(new GuestIoPriority("IOPRIO_CLASS_BE", 4), p.ioPriority());
+        assertEquals(List.of(new GuestRlimit("RLIMIT_CORE", 0, -1)), p.rlimits()); // -1 is RLIM_INFINITY
+    }
+
+    @Test
+    void hostnameSysctlsPersonality() throws Exception {
+        GuestContainerSpec spec = map(linux("\"sysctl\":{\"net.ipv4.ip_forward\":\"1\",\"kernel.shm_rmid_forced\":"
+                + "\"1\"},\"personality\":{\"domain\":\"LINUX32\"}").replace("\"ociVersion\"",
+                "\"hostname\":\"web\",\"domainname\":\"example.org\",\"ociVersion\""));
+        assertEquals("web", spec.hostname());
+        assertEquals("example.org", spec.domainname());
+        assertEquals(java.util.Map.of("kernel.shm_rmid_forced", "1", "net.ipv4.ip_forward", "1"), spec.sysctls());
+        assertEquals("LINUX32", spec.personality());
+    }
+
+    @Test
+    void containerIdMustBeOnePathComponent() throws Exception {
+        var spec = OciJson.parseSpec(config("").getBytes(StandardCharsets.UTF_8));
+        for (String bad : List.of("", "..", "a/b", "-x", "x".repeat(77), "a b")) {
+            assertThrows(IllegalArgumentException.class, () -> SpecMapper.map(bad, BUNDLE, spec), bad);
+        }
+        SpecMapper.map("a.b_c-D9", BUNDLE, spec);
+    }
+}
