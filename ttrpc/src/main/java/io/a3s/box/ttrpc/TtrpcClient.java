@@ -9,6 +9,7 @@ import io.a3s.box.ttrpc.wire.CorruptedFrameException;
 import io.a3s.box.ttrpc.wire.FrameDecoder;
 import io.a3s.box.ttrpc.wire.FrameHeader;
 import io.a3s.box.ttrpc.wire.FrameWriter;
+import io.a3s.box.ttrpc.wire.HeaderScanner;
 import io.a3s.box.ttrpc.wire.MessageType;
 import io.a3s.box.ttrpc.wire.proto.KeyValue;
 import io.a3s.box.ttrpc.wire.proto.Request;
@@ -22,9 +23,12 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -53,6 +57,7 @@ public final class TtrpcClient implements AutoCloseable {
 
     /** One daemon thread for every client's deadlines; cancelled timers are removed at once. */
     private static final ScheduledExecutorService DEADLINES = newDeadlineScheduler();
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final SocketChannel channel;
     private final FrameWriter writer;
@@ -64,12 +69,17 @@ public final class TtrpcClient implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private volatile Status closeStatus = Code.UNAVAILABLE.withDescription("ttrpc: connection closed");
+    /** Stream ids of handshake attempts; while {@link #scanning}, only their responses end the scan. */
+    private final Set<Integer> handshakeIds = ConcurrentHashMap.newKeySet();
+    /** True until the first response to a handshake attempt was found in the byte stream. */
+    private volatile boolean scanning;
 
-    private TtrpcClient(SocketChannel channel, Metadata defaultMetadata, String name) {
+    private TtrpcClient(SocketChannel channel, Metadata defaultMetadata, String name, boolean scanning) {
         this.channel = channel;
         this.writer = new FrameWriter(channel);
         this.defaultMetadata = defaultMetadata;
         this.name = name;
+        this.scanning = scanning;
         Thread.ofVirtual().name("ttrpc-client-reader").start(this::readLoop);
     }
 
@@ -80,6 +90,19 @@ public final class TtrpcClient implements AutoCloseable {
 
     /** Connects, sending {@code defaultMetadata} with every call (before each call's own metadata). */
     public static TtrpcClient connect(Path socket, Metadata defaultMetadata) throws IOException {
+        return new TtrpcClient(open(socket), defaultMetadata, socket.toString(), false);
+    }
+
+    /**
+     * Connects to a peer whose channel may still hold bytes of an earlier session (a VM's serial port, where
+     * a previous host's answers can arrive after we connect). Everything read is discarded until the answer
+     * to a {@link #handshake} call; no other call may be made before that handshake succeeds.
+     */
+    public static TtrpcClient connectForHandshake(Path socket, Metadata defaultMetadata) throws IOException {
+        return new TtrpcClient(open(socket), defaultMetadata, socket.toString(), true);
+    }
+
+    private static SocketChannel open(Path socket) throws IOException {
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             ch.connect(UnixDomainSocketAddress.of(socket));
@@ -87,12 +110,87 @@ public final class TtrpcClient implements AutoCloseable {
             ch.close();
             throw new IOException("connect to ttrpc socket " + socket + ": " + e.getMessage(), e);
         }
-        return new TtrpcClient(ch, defaultMetadata, socket.toString());
+        return ch;
     }
 
     /** A client over an already connected channel, which it then owns. */
     public static TtrpcClient over(SocketChannel connected, Metadata defaultMetadata) {
-        return new TtrpcClient(connected, defaultMetadata, String.valueOf(connected));
+        return new TtrpcClient(connected, defaultMetadata, String.valueOf(connected), false);
+    }
+
+    /**
+     * Opens a session on a client made by {@link #connectForHandshake}: sends {@code request} on a fresh
+     * random odd stream id, again with a new id every {@code resendEvery} (a peer that is still starting
+     * answers the queued copies once it is up), until one is answered or {@code deadline} passes. Bytes
+     * before that answer are discarded; later calls use stream ids above every id tried.
+     *
+     * @throws StatusException DEADLINE_EXCEEDED without an answer in time, UNAVAILABLE if the connection
+     *                         drops, or the peer's error
+     */
+    public <Q extends MessageLite, R extends MessageLite> R handshake(String service, String method, Q request,
+                                                                       Parser<R> parser, Duration resendEvery,
+                                                                       Instant deadline) throws StatusException {
+        if (!scanning) {
+            throw new IllegalStateException("handshake needs a client from connectForHandshake, before any call");
+        }
+        byte[] frame = encodeRequest(service, method, request.toByteArray(), null, Metadata.empty());
+        CompletableFuture<byte[]> answered = new CompletableFuture<>();
+        long highest = 0;
+        try {
+            while (!answered.isDone()) {
+                long left = Duration.between(Instant.now(), deadline).toNanos();
+                if (left <= 0) {
+                    throw Code.DEADLINE_EXCEEDED.toException("%s/%s: no answer to the handshake from %s in time",
+                            service, method, name);
+                }
+                int id = 1 + 2 * RANDOM.nextInt(1 << 29); // odd, below 2^30
+                highest = Math.max(highest, id);
+                CompletableFuture<byte[]> attempt = new CompletableFuture<>();
+                attempt.whenComplete((r, t) -> {
+                    if (t == null) {
+                        answered.complete(r);
+                    } else if (!(t instanceof StatusException se && se.code() == Code.DEADLINE_EXCEEDED)) {
+                        answered.completeExceptionally(t);
+                    }
+                });
+                handshakeIds.add(id);
+                pending.put(id, attempt);
+                if (closed.get() && pending.remove(id, attempt)) {
+                    attempt.completeExceptionally(closeStatus.asException());
+                }
+                sendLock.lock();
+                try {
+                    writer.write(id, MessageType.REQUEST, (byte) 0, frame);
+                } catch (IOException e) {
+                    fail(Code.UNAVAILABLE.withDescription("ttrpc: write to " + name + " failed: " + e.getMessage()));
+                } finally {
+                    sendLock.unlock();
+                }
+                try {
+                    answered.get(Math.min(left, resendEvery.toNanos()), TimeUnit.NANOSECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // resend with a new id
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw Code.CANCELLED.toException("interrupted during the handshake with %s", name);
+                } catch (ExecutionException e) {
+                    throw new StatusException(Status.fromThrowable(e.getCause()));
+                }
+            }
+            nextStreamId.set(highest + 2);
+            return parser.parseFrom(answered.join());
+        } catch (InvalidProtocolBufferException e) {
+            throw Code.INTERNAL.toException("%s/%s: cannot decode the handshake answer: %s", service, method,
+                    e.getMessage());
+        } finally {
+            // the attempts that were not answered never will be (the peer forgot them)
+            for (Integer id : handshakeIds) {
+                CompletableFuture<byte[]> f = pending.remove(id);
+                if (f != null) {
+                    f.cancel(false);
+                }
+            }
+        }
     }
 
     /** Blocking unary call. */
@@ -134,15 +232,8 @@ public final class TtrpcClient implements AutoCloseable {
             future.completeExceptionally(closeStatus.asException());
             return future;
         }
-        Request.Builder req = Request.newBuilder().setService(service).setMethod(method)
-                .setPayload(ByteString.copyFrom(payload));
         boolean hasDeadline = timeout != null && !timeout.isZero() && !timeout.isNegative();
-        if (hasDeadline) {
-            req.setTimeoutNano(saturatedNanos(timeout));
-        }
-        addMetadata(req, defaultMetadata);
-        addMetadata(req, metadata);
-        byte[] frame = req.build().toByteArray();
+        byte[] frame = encodeRequest(service, method, payload, hasDeadline ? timeout : null, metadata);
         if (frame.length > FrameHeader.MAX_PAYLOAD) {
             future.completeExceptionally(Code.RESOURCE_EXHAUSTED.toException(
                     "%s/%s: request of %d bytes exceeds maximum message size of %d", service, method,
@@ -246,7 +337,9 @@ public final class TtrpcClient implements AutoCloseable {
                 }
             }
         };
-        ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+        ByteBuffer readBuf = ByteBuffer.allocate(64 * 1024);
+        ByteBuffer buf = readBuf;
+        HeaderScanner scanner = new HeaderScanner();
         Status end = Code.UNAVAILABLE.withDescription("ttrpc: connection to " + name + " closed");
         try {
             while (!closed.get()) {
@@ -255,7 +348,16 @@ public final class TtrpcClient implements AutoCloseable {
                     break;
                 }
                 buf.flip();
+                if (scanning) {
+                    ByteBuffer from = scanner.scan(buf, handshakeIds::contains);
+                    if (from == null) {
+                        continue;
+                    }
+                    scanning = false;
+                    buf = from;
+                }
                 decoder.feed(buf, listener);
+                buf = readBuf;
             }
         } catch (CorruptedFrameException e) {
             end = Code.UNAVAILABLE.withDescription("ttrpc: corrupted stream from " + name + ": " + e.getMessage());
@@ -284,6 +386,18 @@ public final class TtrpcClient implements AutoCloseable {
         } else {
             f.completeExceptionally(status.asException());
         }
+    }
+
+    private byte[] encodeRequest(String service, String method, byte[] payload, Duration timeout,
+                                 Metadata metadata) {
+        Request.Builder req = Request.newBuilder().setService(service).setMethod(method)
+                .setPayload(ByteString.copyFrom(payload));
+        if (timeout != null) {
+            req.setTimeoutNano(saturatedNanos(timeout));
+        }
+        addMetadata(req, defaultMetadata);
+        addMetadata(req, metadata);
+        return req.build().toByteArray();
     }
 
     private static void addMetadata(Request.Builder req, Metadata md) {

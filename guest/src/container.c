@@ -1,0 +1,709 @@
+/* The child side of a spawn: a forked child of the agent turns itself into a container process, parks
+ * before execve, and execs when released. Runs only in the child (single-threaded, a copy of the agent's
+ * memory); failures are reported on the status pipe as a struct park_msg and the child exits.
+ *
+ * Order for a container's first process (the order matters, comments say why):
+ *   signals, session, stdio, fds -> unshare(mnt, uts, ipc) -> join cgroup -> unshare(cgroup)
+ *   -> mounts private -> bind rootfs -> spec mounts in order -> /dev nodes -> pivot_root -> masked and
+ *   readonly paths -> readonly rootfs -> hostname, sysctls -> process setup -> park -> seccomp -> execve.
+ * An exec joins the init's cgroup and namespaces and chroots to its root instead of the mount steps. */
+#include "agent.h"
+#include "container.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static struct park_msg g_msg;
+static int g_status_fd = -1;
+
+/* Records the first failure (with strerror(err) appended when err != 0) and returns -err. */
+__attribute__((format(printf, 3, 4))) static int fail(int err, const char *op, const char *fmt, ...)
+{
+    if (g_msg.err == 0) {
+        g_msg.err = err ? err : EINVAL;
+        snprintf(g_msg.op, sizeof(g_msg.op), "%s", op);
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(g_msg.msg, sizeof(g_msg.msg), fmt, ap);
+        va_end(ap);
+        if (err && n >= 0 && (size_t)n < sizeof(g_msg.msg))
+            snprintf(g_msg.msg + n, sizeof(g_msg.msg) - n, ": %s", strerror(err));
+    }
+    return -(err ? err : EINVAL);
+}
+
+#define FAIL_DIE(...) do { fail(__VA_ARGS__); die(1); } while (0)
+
+_Noreturn static void die(int code)
+{
+    if (g_msg.err == 0)
+        fail(EINVAL, "setup", "setup failed");
+    if (write_all(g_status_fd, &g_msg, sizeof(g_msg)) < 0)
+        log_error("report setup failure: %s", strerror(errno));
+    _exit(code);
+}
+
+static int xopenat2(int dirfd, const char *path, int flags)
+{
+    struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    if (fd < 0 && errno == ENOSYS) {
+        /* Kernels before 5.6: no scoped resolution (symlinks in the rootfs are trusted). */
+        while (*path == '/')
+            path++;
+        fd = openat(dirfd, *path ? path : ".", flags | O_CLOEXEC);
+    }
+    return fd;
+}
+
+/* Opens path (O_PATH) inside the tree rooted at rootfd, symlinks resolved as if rootfd were "/".
+ * With create, missing directories are made, and the last component as an empty file when is_file. */
+static int open_in_root(int rootfd, const char *path, bool create, bool is_file)
+{
+    int fd = xopenat2(rootfd, path, O_PATH);
+    if (fd >= 0 || errno != ENOENT || !create)
+        return fd;
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    char *save = NULL;
+    for (char *comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+        bool last = true;
+        for (char *q = save; q && *q; q++)
+            if (*q != '/') {
+                last = false;
+                break;
+            }
+        /* the path up to this component, from the original (strtok_r wrote NULs into buf) */
+        char prefix[PATH_MAX];
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)(comp - buf + strlen(comp)), path);
+        int next = xopenat2(rootfd, prefix, O_PATH);
+        if (next < 0 && errno == ENOENT) {
+            int r;
+            if (last && is_file) {
+                r = openat(parent, comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (r >= 0)
+                    close(r);
+            } else {
+                r = mkdirat(parent, comp, 0755);
+            }
+            if (r < 0 && errno != EEXIST) {
+                int e = errno;
+                close(parent);
+                errno = e;
+                return -1;
+            }
+            next = xopenat2(rootfd, prefix, O_PATH);
+        }
+        if (next < 0) {
+            int e = errno;
+            close(parent);
+            errno = e;
+            return -1;
+        }
+        close(parent);
+        parent = next;
+    }
+    return parent;
+}
+
+static const char *fdpath(int fd, char *buf, size_t len)
+{
+    snprintf(buf, len, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+/* Flags a bind remount must repeat so that it does not clear them (the kernel refuses to drop locked
+ * ones and silently changes the others). */
+static unsigned long mount_flags_of(const char *path)
+{
+    struct statvfs sv;
+    unsigned long f = 0;
+    if (statvfs(path, &sv) < 0)
+        return 0;
+    if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+    if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+    if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+    return f;
+}
+
+struct mount_opts {
+    unsigned long flags;      /* MS_* for the mount itself */
+    unsigned long propagation;
+    bool bind, recursive;
+    char data[1024];
+};
+
+static int parse_options(const A3s__Guest__V1__Mount *m, struct mount_opts *o)
+{
+    static const struct { const char *name; bool clear; unsigned long flag; } table[] = {
+        { "ro", false, MS_RDONLY }, { "rro", false, MS_RDONLY }, { "rw", true, MS_RDONLY },
+        { "nosuid", false, MS_NOSUID }, { "suid", true, MS_NOSUID }, { "nodev", false, MS_NODEV },
+        { "dev", true, MS_NODEV }, { "noexec", false, MS_NOEXEC }, { "exec", true, MS_NOEXEC },
+        { "sync", false, MS_SYNCHRONOUS }, { "async", true, MS_SYNCHRONOUS }, { "dirsync", false, MS_DIRSYNC },
+        { "mand", false, MS_MANDLOCK }, { "nomand", true, MS_MANDLOCK }, { "atime", true, MS_NOATIME },
+        { "noatime", false, MS_NOATIME }, { "diratime", true, MS_NODIRATIME },
+        { "nodiratime", false, MS_NODIRATIME }, { "relatime", false, MS_RELATIME },
+        { "norelatime", true, MS_RELATIME }, { "strictatime", false, MS_STRICTATIME },
+        { "nostrictatime", true, MS_STRICTATIME },
+    };
+    static const struct { const char *name; unsigned long flag; } props[] = {
+        { "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
+        { "rshared", MS_SHARED | MS_REC }, { "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+        { "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+    };
+    memset(o, 0, sizeof(*o));
+    o->bind = strcmp(m->type, "bind") == 0 || strcmp(m->type, "rbind") == 0;
+    o->recursive = strcmp(m->type, "rbind") == 0;
+    size_t dl = 0;
+    for (size_t i = 0; i < m->n_options; i++) {
+        const char *opt = m->options[i];
+        bool known = false;
+        if (strcmp(opt, "bind") == 0) {
+            o->bind = known = true;
+        } else if (strcmp(opt, "rbind") == 0) {
+            o->bind = o->recursive = known = true;
+        } else if (strcmp(opt, "defaults") == 0 || strcmp(opt, "tmpcopyup") == 0 ||
+                   strcmp(opt, "remount") == 0) {
+            known = true;
+        }
+        for (size_t t = 0; !known && t < ARRAY_SIZE(table); t++) {
+            if (strcmp(opt, table[t].name) == 0) {
+                if (table[t].clear)
+                    o->flags &= ~table[t].flag;
+                else
+                    o->flags |= table[t].flag;
+                known = true;
+            }
+        }
+        for (size_t t = 0; !known && t < ARRAY_SIZE(props); t++) {
+            if (strcmp(opt, props[t].name) == 0) {
+                o->propagation = props[t].flag;
+                known = true;
+            }
+        }
+        if (!known) {
+            int n = snprintf(o->data + dl, sizeof(o->data) - dl, "%s%s", dl ? "," : "", opt);
+            if (n < 0 || (size_t)n >= sizeof(o->data) - dl)
+                return fail(E2BIG, "mount", "options of mount on `%s` too long", m->destination);
+            dl += (size_t)n;
+        }
+    }
+    if (strcmp(m->type, "devpts") == 0) {
+        /* A private devpts instance whose ptmx everyone may open (the /dev/ptmx symlink points to it). */
+        const char *add[] = { "newinstance", "ptmxmode=0666" };
+        for (size_t i = 0; i < ARRAY_SIZE(add); i++) {
+            if (strstr(o->data, i == 0 ? "newinstance" : "ptmxmode="))
+                continue;
+            int n = snprintf(o->data + dl, sizeof(o->data) - dl, "%s%s", dl ? "," : "", add[i]);
+            if (n > 0 && (size_t)n < sizeof(o->data) - dl)
+                dl += (size_t)n;
+        }
+    }
+    return 0;
+}
+
+static int do_mount(int rootfd, const A3s__Guest__V1__Mount *m)
+{
+    struct mount_opts o;
+    char target[64];
+    int r = parse_options(m, &o);
+    if (r < 0)
+        return r;
+    if (!m->destination || m->destination[0] != '/')
+        return fail(EINVAL, "mount", "mount destination `%s` is not absolute", m->destination);
+    bool is_file = false;
+    char source[PATH_MAX];
+    if (o.bind) {
+        /* a relative source is relative to the share, like the rootfs */
+        int n = m->source[0] == '/' ? snprintf(source, sizeof(source), "%s", m->source)
+                                    : snprintf(source, sizeof(source), "%s/%s", A.share_dir, m->source);
+        if (n < 0 || (size_t)n >= sizeof(source))
+            return fail(ENAMETOOLONG, "mount", "bind mount source `%s`", m->source);
+        struct stat st;
+        if (stat(source, &st) < 0)
+            return fail(errno, "stat", "bind mount source `%s`", source);
+        is_file = !S_ISDIR(st.st_mode);
+    }
+    _cleanup_close_ int fd = open_in_root(rootfd, m->destination, true, is_file);
+    if (fd < 0)
+        return fail(errno, "mkdir", "mountpoint `%s`", m->destination);
+    if (o.bind) {
+        if (mount(source, fdpath(fd, target, sizeof(target)), NULL, MS_BIND | (o.recursive ? MS_REC : 0), NULL) < 0)
+            return fail(errno, "mount", "bind mount `%s` on `%s`", source, m->destination);
+        unsigned long want = o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                        MS_RELATIME | MS_STRICTATIME);
+        if (want) {
+            /* A bind ignores these flags: remount. Through a new fd: the old one is the covered dir. */
+            _cleanup_close_ int top = open_in_root(rootfd, m->destination, false, false);
+            if (top < 0)
+                return fail(errno, "open", "mountpoint `%s`", m->destination);
+            fdpath(top, target, sizeof(target));
+            if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | want | mount_flags_of(target), NULL) < 0)
+                return fail(errno, "mount", "remount `%s` with its options", m->destination);
+        }
+    } else {
+        const char *type = m->type;
+        if (strcmp(type, "cgroup") == 0)
+            type = "cgroup2"; /* the VM has only the unified hierarchy */
+        const char *src = m->source && m->source[0] ? m->source : type;
+        if (mount(src, fdpath(fd, target, sizeof(target)), type, o.flags, o.data[0] ? o.data : NULL) < 0)
+            return fail(errno, "mount", "mount `%s` (%s) on `%s`", src, type, m->destination);
+    }
+    if (o.propagation) {
+        _cleanup_close_ int top = open_in_root(rootfd, m->destination, false, false);
+        if (top < 0 || mount(NULL, fdpath(top, target, sizeof(target)), NULL, o.propagation, NULL) < 0)
+            return fail(errno, "mount", "set propagation of `%s`", m->destination);
+    }
+    return 0;
+}
+
+/* The standard device nodes of a container whose /dev is a fresh tmpfs. */
+static int setup_dev(int rootfd, const struct child_args *a)
+{
+    static const struct { const char *name; unsigned int major, minor; } devs[] = {
+        { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+    };
+    static const struct { const char *target, *name; } links[] = {
+        { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
+        { "/proc/self/fd/2", "stderr" }, { "pts/ptmx", "ptmx" }, { "/proc/kcore", "core" },
+    };
+    char target[64];
+    _cleanup_close_ int dev = xopenat2(rootfd, "/dev", O_PATH | O_DIRECTORY);
+    if (dev < 0)
+        return fail(errno, "open", "container `/dev`");
+    mode_t old = umask(0);
+    for (size_t i = 0; i < ARRAY_SIZE(devs); i++) {
+        if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].major, devs[i].minor)) == 0 || errno == EEXIST)
+            continue;
+        /* No CAP_MKNOD here (a restricted sandbox): bind the VM's node instead. */
+        int f = openat(dev, devs[i].name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (f < 0) {
+            umask(old);
+            return fail(errno, "mknod", "/dev/%s", devs[i].name);
+        }
+        close(f);
+        char src[32];
+        snprintf(src, sizeof(src), "/dev/%s", devs[i].name);
+        _cleanup_close_ int node = openat(dev, devs[i].name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (node < 0 || mount(src, fdpath(node, target, sizeof(target)), NULL, MS_BIND, NULL) < 0) {
+            umask(old);
+            return fail(errno, "mount", "bind `%s` into the container", src);
+        }
+    }
+    umask(old);
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+        if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
+            return fail(errno, "symlink", "/dev/%s", links[i].name);
+    if (a->terminal && a->pty_slave_path) {
+        int f = openat(dev, "console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (f >= 0)
+            close(f);
+        _cleanup_close_ int con = openat(dev, "console", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (con < 0 || mount(a->pty_slave_path, fdpath(con, target, sizeof(target)), NULL, MS_BIND, NULL) < 0)
+            return fail(errno, "mount", "bind the terminal on /dev/console");
+    }
+    return 0;
+}
+
+static int mask_paths(const A3s__Guest__V1__ContainerSpec *spec)
+{
+    char target[64];
+    for (size_t i = 0; i < spec->n_masked_paths; i++) {
+        const char *p = spec->masked_paths[i];
+        _cleanup_close_ int fd = xopenat2(AT_FDCWD, p, O_PATH);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            return fail(errno, "open", "masked path `%s`", p);
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            return fail(errno, "stat", "masked path `%s`", p);
+        int r = S_ISDIR(st.st_mode)
+            ? mount("tmpfs", fdpath(fd, target, sizeof(target)), "tmpfs", MS_RDONLY, "size=0,mode=0555")
+            : mount("/dev/null", fdpath(fd, target, sizeof(target)), NULL, MS_BIND, NULL);
+        if (r < 0)
+            return fail(errno, "mount", "mask `%s`", p);
+    }
+    for (size_t i = 0; i < spec->n_readonly_paths; i++) {
+        const char *p = spec->readonly_paths[i];
+        _cleanup_close_ int fd = xopenat2(AT_FDCWD, p, O_PATH);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            return fail(errno, "open", "readonly path `%s`", p);
+        }
+        fdpath(fd, target, sizeof(target));
+        if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+            return fail(errno, "mount", "bind readonly path `%s`", p);
+        _cleanup_close_ int top = xopenat2(AT_FDCWD, p, O_PATH);
+        if (top < 0)
+            return fail(errno, "open", "readonly path `%s`", p);
+        fdpath(top, target, sizeof(target));
+        if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of(target), NULL) < 0)
+            return fail(errno, "mount", "remount `%s` read-only", p);
+    }
+    return 0;
+}
+
+static int setup_rootfs(const struct child_args *a)
+{
+    const A3s__Guest__V1__ContainerSpec *spec = a->spec;
+    char rootfs[PATH_MAX];
+    int n = spec->rootfs[0] == '/' ? snprintf(rootfs, sizeof(rootfs), "%s", spec->rootfs)
+                                   : snprintf(rootfs, sizeof(rootfs), "%s/%s", A.share_dir, spec->rootfs);
+    if (n < 0 || (size_t)n >= sizeof(rootfs))
+        return fail(ENAMETOOLONG, "mount", "rootfs `%s`", spec->rootfs);
+
+    /* Nothing done below may propagate back to the VM's mount namespace. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail(errno, "mount", "make mounts private");
+    /* pivot_root needs the new root to be a mount point. */
+    if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return fail(errno, "mount", "bind rootfs `%s`", rootfs);
+    _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return fail(errno, "open", "rootfs `%s`", rootfs);
+
+    bool dev_tmpfs = false;
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const A3s__Guest__V1__Mount *m = spec->mounts[i];
+        int r = do_mount(rootfd, m);
+        if (r < 0)
+            return r;
+        if (strcmp(m->destination, "/dev") == 0)
+            dev_tmpfs = strcmp(m->type, "tmpfs") == 0;
+    }
+    if (dev_tmpfs) {
+        int r = setup_dev(rootfd, a);
+        if (r < 0)
+            return r;
+    }
+
+    /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the new. */
+    if (fchdir(rootfd) < 0)
+        return fail(errno, "chdir", "rootfs `%s`", rootfs);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return fail(errno, "pivot_root", "pivot_root to `%s`", rootfs);
+    if (umount2(".", MNT_DETACH) < 0)
+        return fail(errno, "umount", "detach the old root");
+    if (chdir("/") < 0)
+        return fail(errno, "chdir", "/");
+
+    int r = mask_paths(spec);
+    if (r < 0)
+        return r;
+    if (spec->rootfs_readonly &&
+        mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of("/"), NULL) < 0)
+        return fail(errno, "mount", "remount the rootfs read-only");
+    return 0;
+}
+
+static int join_cgroup(const char *cgroup)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+    int r = write_file(path, "0");
+    if (r < 0)
+        return fail(-r, "write", "join cgroup `%s`", cgroup);
+    return 0;
+}
+
+static int init_setup(const struct child_args *a)
+{
+    const A3s__Guest__V1__ContainerSpec *spec = a->spec;
+    const A3s__Guest__V1__Namespaces *ns = spec->namespaces;
+    int flags = CLONE_NEWNS; /* always: pivot_root and the spec mounts need a private mount namespace */
+    if (ns && ns->uts)
+        flags |= CLONE_NEWUTS;
+    if (ns && ns->ipc)
+        flags |= CLONE_NEWIPC;
+    if (unshare(flags) < 0)
+        return fail(errno, "unshare", "unshare namespaces");
+    if (a->cgroup && join_cgroup(a->cgroup) < 0)
+        return -1;
+    /* After joining: the new cgroup namespace is rooted at the container's cgroup. */
+    if (ns && ns->cgroup && unshare(CLONE_NEWCGROUP) < 0)
+        return fail(errno, "unshare", "unshare the cgroup namespace");
+    int r = setup_rootfs(a);
+    if (r < 0)
+        return r;
+    if (spec->hostname && spec->hostname[0]) {
+        if (!(ns && ns->uts))
+            return fail(EINVAL, "sethostname", "a hostname needs a private UTS namespace");
+        if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+            return fail(errno, "sethostname", "hostname `%s`", spec->hostname);
+    }
+    if (spec->domainname && spec->domainname[0]) {
+        if (!(ns && ns->uts))
+            return fail(EINVAL, "setdomainname", "a domainname needs a private UTS namespace");
+        if (setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+            return fail(errno, "setdomainname", "domainname `%s`", spec->domainname);
+    }
+    for (size_t i = 0; i < spec->n_sysctls; i++) {
+        const char *k = spec->sysctls[i]->key, *v = spec->sysctls[i]->value;
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "/proc/sys/%s", k);
+        for (char *q = path + 10; q < path + n; q++)
+            if (*q == '.')
+                *q = '/';
+        if (strstr(k, "..") || strchr(k, '/'))
+            return fail(EINVAL, "sysctl", "sysctl name `%s`", k);
+        r = write_file(path, v);
+        if (r < 0)
+            return fail(-r, "sysctl", "sysctl `%s` = `%s`", k, v);
+    }
+    return 0;
+}
+
+static int exec_join(const struct child_args *a)
+{
+    if (a->cgroup && join_cgroup(a->cgroup) < 0)
+        return -1;
+    for (int i = 0; i < a->n_ns; i++)
+        if (setns(a->ns_fd[i], a->ns_type[i]) < 0)
+            return fail(errno, "setns", "join a namespace of container `%s`", a->container_id);
+    if (fchdir(a->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        return fail(errno, "chroot", "enter the root of container `%s`", a->container_id);
+    return 0;
+}
+
+static int rlimit_from_name(const char *name)
+{
+    static const struct { const char *name; int res; } t[] = {
+        { "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_FSIZE", RLIMIT_FSIZE }, { "RLIMIT_DATA", RLIMIT_DATA },
+        { "RLIMIT_STACK", RLIMIT_STACK }, { "RLIMIT_CORE", RLIMIT_CORE }, { "RLIMIT_RSS", RLIMIT_RSS },
+        { "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_NOFILE", RLIMIT_NOFILE }, { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+        { "RLIMIT_AS", RLIMIT_AS }, { "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+        { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE }, { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+        { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        if (strcmp(t[i].name, name) == 0)
+            return t[i].res;
+    return -1;
+}
+
+/* HOME from the container's /etc/passwd, as runc does when the spec has none. */
+static void home_of(uid_t uid, char *out, size_t len)
+{
+    char *passwd = NULL;
+    snprintf(out, len, "/");
+    if (read_file("/etc/passwd", &passwd, NULL) < 0)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(passwd, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *f[7] = { 0 };
+        int n = 0;
+        char *s = line;
+        while (n < 7) {
+            f[n++] = s;
+            s = strchr(s, ':');
+            if (!s)
+                break;
+            *s++ = '\0';
+        }
+        uint64_t u;
+        if (n >= 6 && parse_u64(f[2], &u) == 0 && u == uid && f[5][0]) {
+            snprintf(out, len, "%s", f[5]);
+            break;
+        }
+    }
+    free(passwd);
+}
+
+/* args[0] on the spec's PATH (not the agent's). Fills path, or returns -ENOENT. */
+static int resolve_exe(const char *arg0, char *const *envp, char *path, size_t len)
+{
+    if (strchr(arg0, '/')) {
+        snprintf(path, len, "%s", arg0);
+        return 0;
+    }
+    const char *search = DEFAULT_PATH;
+    for (char *const *e = envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            search = *e + 5;
+    int last_err = ENOENT;
+    const char *p = search;
+    while (*p || p == search) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        snprintf(path, len, "%.*s%s%s", (int)n, n ? p : ".", "/", arg0);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(path, X_OK) == 0)
+                return 0;
+            last_err = EACCES;
+        }
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    return -last_err;
+}
+
+_Noreturn void child_main(struct child_args *a)
+{
+    const A3s__Guest__V1__ProcessSpec *ps = a->ps;
+    g_status_fd = a->status_fd;
+
+    /* The agent blocks every signal for its signalfd; a container process starts with none blocked. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (!A.pid1)
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* test mode: do not outlive the agent */
+
+    if (setsid() < 0)
+        FAIL_DIE(errno, "setsid", "setsid");
+    for (int i = 0; i < 3; i++)
+        if (dup2(a->stdio[i], i) < 0)
+            FAIL_DIE(errno, "dup2", "set up stdio");
+    if (a->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+        FAIL_DIE(errno, "ioctl", "make the pty the controlling terminal");
+    {
+        int keep[CHILD_MAX_NS + 4];
+        size_t n = 0;
+        keep[n++] = a->status_fd;
+        keep[n++] = a->start_fd;
+        keep[n++] = log_fd;
+        keep[n++] = a->root_fd;
+        for (int i = 0; i < a->n_ns; i++)
+            keep[n++] = a->ns_fd[i];
+        close_fds_except(keep, n);
+    }
+    /* Lowering it needs CAP_SYS_RESOURCE, and /proc is still the VM's here. */
+    if (PB_HAS(ps, oom_score_adj)) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", ps->oom_score_adj);
+        int r = write_file("/proc/self/oom_score_adj", v);
+        if (r < 0)
+            FAIL_DIE(-r, "write", "oom_score_adj %d", ps->oom_score_adj);
+    }
+
+    if ((a->is_init ? init_setup(a) : exec_join(a)) < 0)
+        die(1);
+
+    for (size_t i = 0; i < ps->n_rlimits; i++) {
+        int res = rlimit_from_name(ps->rlimits[i]->type);
+        if (res < 0)
+            FAIL_DIE(EINVAL, "setrlimit", "unknown rlimit `%s`", ps->rlimits[i]->type);
+        struct rlimit rl = { .rlim_cur = ps->rlimits[i]->soft, .rlim_max = ps->rlimits[i]->hard };
+        if (setrlimit(res, &rl) < 0)
+            FAIL_DIE(errno, "setrlimit", "%s", ps->rlimits[i]->type);
+    }
+    umask(PB_HAS(ps, umask) ? (mode_t)ps->umask : 022);
+    const char *cwd = ps->cwd && ps->cwd[0] ? ps->cwd : "/";
+    /* runc's rule: the first process's cwd is created if missing (we are inside the container's root, as
+     * root); an exec's must exist. */
+    if (a->is_init && access(cwd, F_OK) < 0 && mkdir_p(cwd, 0755) < 0)
+        FAIL_DIE(errno, "mkdir", "cwd `%s`", cwd);
+    if (chdir(cwd) < 0)
+        FAIL_DIE(errno, "chdir", "cwd `%s`", cwd);
+
+    /* envp: the spec's, plus HOME when it has none */
+    bool has_home = false;
+    char **envp = xcalloc(ps->n_env + 2, sizeof(char *));
+    size_t ne = 0;
+    for (size_t i = 0; i < ps->n_env; i++) {
+        if (!strchr(ps->env[i], '='))
+            continue;
+        if (strncmp(ps->env[i], "HOME=", 5) == 0)
+            has_home = true;
+        envp[ne++] = ps->env[i];
+    }
+    if (!has_home) {
+        char home[PATH_MAX];
+        home_of(ps->uid, home, sizeof(home));
+        envp[ne++] = xasprintf("HOME=%s", home);
+    }
+    char **argv = xcalloc(ps->n_args + 1, sizeof(char *));
+    for (size_t i = 0; i < ps->n_args; i++)
+        argv[i] = ps->args[i];
+
+    void *filter = NULL;
+    char err[sizeof(g_msg.msg)];
+    int r;
+    if (ps->seccomp && (r = seccomp_prepare(ps->seccomp, &filter, err, sizeof(err))) < 0)
+        FAIL_DIE(-r, "seccomp", "%s", err);
+
+    static const A3s__Guest__V1__Capabilities no_caps = A3S__GUEST__V1__CAPABILITIES__INIT;
+    const A3s__Guest__V1__Capabilities *caps = ps->capabilities ? ps->capabilities : &no_caps;
+    /* Loading a filter needs CAP_SYS_ADMIN or no_new_privs. With neither at the end, load it while still
+     * privileged, before the credentials change (runc's rule); otherwise as the very last step. */
+    bool late_seccomp = ps->no_new_privileges || caps_has(caps, 21 /* CAP_SYS_ADMIN */);
+
+    if ((r = caps_drop_bounding(caps, err, sizeof(err))) < 0)
+        FAIL_DIE(-r, "prctl", "%s", err);
+    if (setgroups(ps->n_additional_gids, (const gid_t *)ps->additional_gids) < 0)
+        FAIL_DIE(errno, "setgroups", "setgroups");
+    if (setresgid(ps->gid, ps->gid, ps->gid) < 0)
+        FAIL_DIE(errno, "setresgid", "setresgid %u", ps->gid);
+    if (filter && !late_seccomp && (r = seccomp_install(filter, err, sizeof(err))) < 0)
+        FAIL_DIE(-r, "seccomp", "%s", err);
+    if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setresuid(ps->uid, ps->uid, ps->uid) < 0 || prctl(PR_SET_KEEPCAPS, 0) < 0)
+        FAIL_DIE(errno, "setresuid", "setresuid %u", ps->uid);
+    if ((r = caps_apply(caps, err, sizeof(err))) < 0)
+        FAIL_DIE(-r, "capset", "%s", err);
+    if (ps->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        FAIL_DIE(errno, "prctl", "no_new_privs");
+
+    char exe[PATH_MAX];
+    int resolved = resolve_exe(argv[0], envp, exe, sizeof(exe));
+
+    /* Park: say "ready", then wait for the release (or EOF: the agent gave up on us). */
+    struct park_msg ready = { 0 };
+    if (write_all(a->status_fd, &ready, sizeof(ready)) < 0)
+        _exit(1);
+    char go;
+    ssize_t n;
+    do
+        n = read(a->start_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(1);
+    close(a->start_fd);
+
+    if (resolved < 0) {
+        fail(-resolved, "execve", "executable file `%s` not found in $PATH", argv[0]);
+        die(-resolved == EACCES ? 126 : 127);
+    }
+    int sr;
+    if (filter && late_seccomp && (sr = seccomp_install(filter, err, sizeof(err))) < 0) {
+        fail(-sr, "seccomp", "%s", err);
+        die(1);
+    }
+    execve(exe, argv, envp);
+    int e = errno;
+    fail(e, "execve", "exec `%s`", exe);
+    die(e == ENOENT ? 127 : (e == EACCES || e == ENOEXEC || e == EPERM) ? 126 : 1);
+}

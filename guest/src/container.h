@@ -1,0 +1,43 @@
+/* The child side of a spawn: everything a container's first process (or an exec) does to itself between
+ * fork and execve. Runs in the forked child only; never returns. */
+#ifndef A3S_CONTAINER_H
+#define A3S_CONTAINER_H
+
+#include <stdbool.h>
+
+#include "pb.h"
+
+#define CHILD_MAX_NS 5
+
+struct child_args {
+    bool is_init;
+    const char *container_id;
+    const A3s__Guest__V1__ContainerSpec *spec;   /* init only */
+    const A3s__Guest__V1__ProcessSpec *ps;
+    const char *cgroup;                          /* cgroup dir to join, or NULL */
+    int status_fd;                               /* write end, CLOEXEC */
+    int start_fd;                                /* read end */
+    int stdio[3];
+    bool terminal;                               /* stdio[*] is a pty slave: become its session leader */
+    const char *pty_slave_path;                  /* bound onto /dev/console (init with a /dev tmpfs) */
+    /* exec only: namespaces of the container init to join (in this order), and its root */
+    int ns_fd[CHILD_MAX_NS];
+    int ns_type[CHILD_MAX_NS];
+    int n_ns;
+    int root_fd;
+};
+
+_Noreturn void child_main(struct child_args *a);
+
+/* seccomp.c: builds the filter (before parking) and loads it (the last step before execve). */
+int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **ctx, char *err, size_t errlen);
+int seccomp_install(void *ctx, char *err, size_t errlen);
+
+/* caps.c */
+int cap_from_name(const char *name);
+int caps_last_cap(void);   /* cached; call once in the agent so children need no /proc */
+int caps_drop_bounding(const A3s__Guest__V1__Capabilities *caps, char *err, size_t errlen);
+int caps_apply(const A3s__Guest__V1__Capabilities *caps, char *err, size_t errlen);
+bool caps_has(const A3s__Guest__V1__Capabilities *caps, int cap);
+
+#endif

@@ -1,0 +1,723 @@
+/* Processes: spawn (fork into the container), park/release, reap, and container teardown.
+ *
+ * The agent is the only reaper in the VM: every exit comes through proc_reap_all (SIGCHLD), is matched to
+ * its record by pid, and the status stays in the record until the container is destroyed. A pid without a
+ * record is an orphan (a container's grandchild) and is reaped silently. */
+#include "agent.h"
+#include "cgroup.h"
+#include "container.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static struct process *proc_graveyard;
+
+const char *proc_state_name(int s)
+{
+    switch (s) {
+    case P_CREATING: return "creating";
+    case P_PARKED: return "created";
+    case P_STARTING: return "starting";
+    case P_RUNNING: return "running";
+    case P_EXITED: return "stopped";
+    }
+    return "unknown";
+}
+
+struct call *call_new(uint32_t stream)
+{
+    struct call *c = xcalloc(1, sizeof(*c));
+    c->stream = stream;
+    c->gen = A.conn_gen;
+    return c;
+}
+
+void call_free(struct call *c)
+{
+    if (!c)
+        return;
+    free(c->data);
+    free(c);
+}
+
+void call_append(struct call **list, struct call *c)
+{
+    while (*list)
+        list = &(*list)->next;
+    c->next = NULL;
+    *list = c;
+}
+
+void calls_free(struct call **list)
+{
+    while (*list) {
+        struct call *c = *list;
+        *list = c->next;
+        call_free(c);
+    }
+}
+
+struct container *container_find(const char *id)
+{
+    for (struct container *c = A.containers; c; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c;
+    return NULL;
+}
+
+struct process *process_find(struct container *c, const char *exec_id)
+{
+    for (struct process *p = c->procs; p; p = p->next)
+        if (strcmp(p->exec_id, exec_id ? exec_id : "") == 0)
+            return p;
+    return NULL;
+}
+
+static struct process *find_by_pid(pid_t pid)
+{
+    for (struct container *c = A.containers; c; c = c->next)
+        for (struct process *p = c->procs; p; p = p->next)
+            if (p->pid == pid && p->state != P_EXITED)
+                return p;
+    return NULL;
+}
+
+/* Host disconnected: every pending call belongs to the old connection. Work in progress (a create, a
+ * start, a destroy, a freeze) goes on; only the answers are forgotten. */
+void agent_drop_calls(void)
+{
+    for (struct container *c = A.containers; c; c = c->next) {
+        calls_free(&c->destroy_calls);
+        calls_free(&c->pause_calls);
+        calls_free(&c->oom_calls);
+        calls_free(&c->create_fail_call);
+        for (struct process *p = c->procs; p; p = p->next) {
+            calls_free(&p->create_call);
+            calls_free(&p->start_call);
+            calls_free(&p->waits);
+            for (int i = 0; i < 2; i++) {
+                calls_free(&p->reads[i]);
+                if (p->ev_out[i].fd >= 0)
+                    ev_set(&p->ev_out[i], 0);
+            }
+            calls_free(&p->writes);
+            if (p->ev_in.fd >= 0)
+                ev_set(&p->ev_in, 0);
+            if (p->close_stdin_after) {
+                p->close_stdin_after = false;
+                stdio_close_stdin(p);
+            }
+        }
+    }
+    timer_update();
+}
+
+static int open_ns(pid_t pid, const char *name, int *fd)
+{
+    char path[64];
+    struct stat mine, theirs;
+    *fd = -1;
+    snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+    if (stat(path, &mine) < 0)
+        return errno == ENOENT ? 0 : -errno; /* kernel without this namespace type */
+    snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, name);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -errno;
+    if (fstat(f, &theirs) < 0) {
+        int e = -errno;
+        close(f);
+        return e;
+    }
+    if (theirs.st_ino == mine.st_ino && theirs.st_dev == mine.st_dev) {
+        close(f); /* shared with the agent: nothing to join */
+        return 0;
+    }
+    *fd = f;
+    return 0;
+}
+
+#define SPAWN_FAIL(e, o, ...) do { snprintf(err, errlen, __VA_ARGS__); snprintf(op, oplen, "%s", o); \
+                                   r = (e); goto out; } while (0)
+
+int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
+               const A3s__Guest__V1__ProcessSpec *ps, char *err, size_t errlen, char *op, size_t oplen)
+{
+    struct container *c = p->c;
+    struct child_args a = { 0 };
+    int st[2] = { -1, -1 }, sp[2] = { -1, -1 }, child_stdio[3] = { -1, -1, -1 };
+    int slave = -1, pidns = -1;
+    char slave_path[64] = "";
+    bool pidns_changed = false;
+    int r = 0;
+
+    for (int i = 0; i < CHILD_MAX_NS; i++)
+        a.ns_fd[i] = -1;
+    a.root_fd = -1;
+
+    if (pipe2(st, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0)
+        SPAWN_FAIL(-errno, "pipe2", "pipe2: %s", strerror(errno));
+    r = stdio_prepare(p, ps, child_stdio, &slave, slave_path, sizeof(slave_path));
+    if (r < 0)
+        SPAWN_FAIL(r, "stdio", "set up stdio: %s", strerror(-r));
+
+    a.is_init = spec != NULL;
+    a.container_id = c->id;
+    a.spec = spec;
+    a.ps = ps;
+    a.cgroup = c->cgroup;
+    a.status_fd = st[1];
+    a.start_fd = sp[0];
+    a.stdio[0] = child_stdio[0];
+    a.stdio[1] = child_stdio[1];
+    a.stdio[2] = child_stdio[2];
+    a.terminal = ps->terminal;
+    a.pty_slave_path = slave_path[0] ? slave_path : NULL;
+
+    if (!a.is_init) {
+        /* Join what the container's init created. The cgroup ns first and mnt last (setns(mnt) changes
+         * how later paths resolve); pid is joined by the agent itself, for the fork below. */
+        static const char *const names[] = { "cgroup", "ipc", "uts", "net", "mnt" };
+        static const int types[] = { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS };
+        pid_t ipid = c->init->pid;
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+            int fd;
+            r = open_ns(ipid, names[i], &fd);
+            if (r < 0)
+                SPAWN_FAIL(r, "open", "open /proc/%d/ns/%s: %s", (int)ipid, names[i], strerror(-r));
+            if (fd >= 0) {
+                a.ns_fd[a.n_ns] = fd;
+                a.ns_type[a.n_ns++] = types[i];
+            }
+        }
+        r = open_ns(ipid, "pid", &pidns);
+        if (r < 0)
+            SPAWN_FAIL(r, "open", "open /proc/%d/ns/pid: %s", (int)ipid, strerror(-r));
+        char root[64];
+        snprintf(root, sizeof(root), "/proc/%d/root", (int)ipid);
+        a.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (a.root_fd < 0)
+            SPAWN_FAIL(-errno, "open", "open %s: %s", root, strerror(errno));
+    }
+
+    /* A new (or the container's) pid namespace applies to children only: switch the agent's
+     * pid_for_children, fork, and switch it back at once. */
+    if (a.is_init && spec->namespaces && spec->namespaces->pid) {
+        if (unshare(CLONE_NEWPID) < 0)
+            SPAWN_FAIL(-errno, "unshare", "unshare(CLONE_NEWPID): %s", strerror(errno));
+        pidns_changed = true;
+    } else if (pidns >= 0) {
+        if (setns(pidns, CLONE_NEWPID) < 0)
+            SPAWN_FAIL(-errno, "setns", "setns into the pid namespace of container `%s`: %s", c->id,
+                       strerror(errno));
+        pidns_changed = true;
+    }
+
+    pid_t pid = fork();
+    if (pid == 0)
+        child_main(&a);
+    int fork_errno = errno;
+    if (pidns_changed && setns(A.own_pidns_fd, CLONE_NEWPID) < 0)
+        log_error("restoring the agent's pid namespace for children: %s", strerror(errno));
+    if (pid < 0)
+        SPAWN_FAIL(-fork_errno, "fork", "fork: %s", strerror(fork_errno));
+
+    p->pid = pid;
+    p->state = P_CREATING;
+    p->ev_status.fd = st[0];
+    st[0] = -1;
+    set_nonblock(p->ev_status.fd, true);
+    ev_set(&p->ev_status, EPOLLIN);
+    p->start_fd = sp[1];
+    sp[1] = -1;
+    log_debug("container `%s`: spawned %s process %d", c->id, a.is_init ? "init" : "exec", (int)pid);
+    r = 0;
+
+out:
+    for (int i = 0; i < 2; i++) {
+        if (st[i] >= 0)
+            close(st[i]);
+        if (sp[i] >= 0)
+            close(sp[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        if (child_stdio[i] >= 0)
+            close(child_stdio[i]);
+    if (slave >= 0)
+        close(slave);
+    for (int i = 0; i < a.n_ns; i++)
+        close(a.ns_fd[i]);
+    if (pidns >= 0)
+        close(pidns);
+    if (a.root_fd >= 0)
+        close(a.root_fd);
+    if (r < 0)
+        stdio_close_all(p);
+    return r;
+}
+
+void proc_release(struct process *p)
+{
+    static const char go = 'g';
+    if (write(p->start_fd, &go, 1) != 1)
+        log_warn("release of process %d: %s", (int)p->pid, strerror(errno));
+    close(p->start_fd);
+    p->start_fd = -1;
+    p->state = P_STARTING;
+}
+
+static void answer_created(struct process *p)
+{
+    struct call *call = p->create_call;
+    p->create_call = NULL;
+    if (!call)
+        return;
+    if (p == p->c->init) {
+        A3s__Guest__V1__CreateContainerResponse r = A3S__GUEST__V1__CREATE_CONTAINER_RESPONSE__INIT;
+        r.pid = (uint32_t)p->pid;
+        reply_msg(call->stream, call->gen, &r.base);
+    } else {
+        A3s__Guest__V1__ExecProcessResponse r = A3S__GUEST__V1__EXEC_PROCESS_RESPONSE__INIT;
+        r.pid = (uint32_t)p->pid;
+        reply_msg(call->stream, call->gen, &r.base);
+    }
+    call_free(call);
+}
+
+static void unlink_process(struct process *p)
+{
+    struct process **pp = &p->c->procs;
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = p->next;
+    stdio_close_all(p);
+    ev_close(&p->ev_status);
+    p->next = proc_graveyard;
+    proc_graveyard = p;
+}
+
+/* The child could not set itself up (or died before saying so). */
+/* There is no RPC to forget an exec (containerd's exec delete is host-side bookkeeping), and probes exec
+ * forever: keep the records of the most recent AGENT_MAX_FINISHED_EXECS finished execs whose exit was
+ * reported and whose output reached EOF, and forget older ones. */
+void container_prune_execs(struct container *c)
+{
+    int finished = 0;
+    for (struct process *p = c->procs; p; p = p->next)
+        if (p != c->init && p->state == P_EXITED && p->ev_out[0].fd < 0 && p->ev_out[1].fd < 0 && !p->waits &&
+            !p->reads[0] && !p->reads[1])
+            finished++;
+    for (struct process *p = c->procs, *next; p && finished > AGENT_MAX_FINISHED_EXECS; p = next) {
+        next = p->next;
+        if (p != c->init && p->state == P_EXITED && p->ev_out[0].fd < 0 && p->ev_out[1].fd < 0 && !p->waits &&
+            !p->reads[0] && !p->reads[1]) {
+            unlink_process(p); /* oldest first: execs are appended */
+            finished--;
+        }
+    }
+}
+
+static void setup_failed(struct process *p, int err, const char *op, const char *msg)
+{
+    struct container *c = p->c;
+    if (p->setup_failed)
+        return; /* the status pipe's EOF after the failure message */
+    p->setup_failed = true;
+    log_warn("container `%s`: %s process setup failed: %s", c->id, p == c->init ? "init" : "exec", msg);
+    if (p->pid > 0 && p->state != P_EXITED)
+        kill(p->pid, SIGKILL);
+    if (p == c->init) {
+        /* The container never existed for the host: tear it down, then answer with the error. */
+        c->fail_code = CODE_UNKNOWN;
+        c->fail_errno = err;
+        snprintf(c->fail_op, sizeof(c->fail_op), "%s", op);
+        free(c->fail_msg);
+        c->fail_msg = xasprintf("create container `%s`: %s", c->id, msg);
+        c->create_fail_call = p->create_call;
+        p->create_call = NULL;
+        container_destroy(c);
+        return;
+    }
+    struct call *call = p->create_call;
+    p->create_call = NULL;
+    if (call) {
+        reply_err(call->stream, call->gen, CODE_UNKNOWN, err, op, "exec `%s` in container `%s`: %s", p->exec_id,
+                  c->id, msg);
+        call_free(call);
+    }
+    p->drop_on_exit = true;
+    if (p->state == P_EXITED)
+        unlink_process(p);
+}
+
+static void on_status_msg(struct process *p, struct park_msg *m)
+{
+    m->op[sizeof(m->op) - 1] = '\0';
+    m->msg[sizeof(m->msg) - 1] = '\0';
+    if (p->state == P_CREATING) {
+        if (m->err == 0) {
+            p->state = P_PARKED;
+            log_debug("container `%s`: process %d parked", p->c->id, (int)p->pid);
+            answer_created(p);
+        } else {
+            setup_failed(p, m->err, m->op, m->msg);
+        }
+        return;
+    }
+    if (p->state == P_STARTING && m->err != 0) {
+        p->failed_exec = true;
+        p->state = P_RUNNING;
+        struct call *call = p->start_call;
+        p->start_call = NULL;
+        if (call) {
+            reply_err(call->stream, call->gen, CODE_UNKNOWN, m->err, m->op, "start process `%s` in container `%s`: %s",
+                      p->exec_id, p->c->id, m->msg);
+            call_free(call);
+        }
+        return;
+    }
+    log_warn("process %d: unexpected status message in state %s", (int)p->pid, proc_state_name(p->state));
+}
+
+static void on_status_eof(struct process *p)
+{
+    if (p->state == P_CREATING) {
+        setup_failed(p, 0, "setup", "the process exited during setup");
+    } else if (p->state == P_STARTING) {
+        /* The pipe is CLOEXEC: EOF without a message after the release means execve succeeded. */
+        p->state = P_RUNNING;
+        struct call *call = p->start_call;
+        p->start_call = NULL;
+        if (call) {
+            A3s__Guest__V1__StartProcessResponse r = A3S__GUEST__V1__START_PROCESS_RESPONSE__INIT;
+            r.pid = (uint32_t)p->pid;
+            reply_msg(call->stream, call->gen, &r.base);
+            call_free(call);
+        }
+    }
+}
+
+void proc_on_status(struct process *p)
+{
+    while (p->ev_status.fd >= 0) {
+        ssize_t n = read(p->ev_status.fd, p->msgbuf + p->msglen, sizeof(struct park_msg) - p->msglen);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            ev_close(&p->ev_status);
+            on_status_eof(p);
+            return;
+        }
+        p->msglen += (size_t)n;
+        if (p->msglen == sizeof(struct park_msg)) {
+            struct park_msg m;
+            memcpy(&m, p->msgbuf, sizeof(m));
+            p->msglen = 0;
+            on_status_msg(p, &m);
+        }
+    }
+}
+
+static void destroy_progress(struct container *c);
+
+static void proc_exited(struct process *p, int status)
+{
+    /* The child's descriptors close before its exit is reported: whatever it said is readable now. */
+    if (p->ev_status.fd >= 0)
+        proc_on_status(p);
+    p->state = P_EXITED;
+    p->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : (128 + WTERMSIG(status)) & 0xff;
+    p->exited_at_ns = now_ns(CLOCK_REALTIME);
+    if (p->start_fd >= 0) {
+        close(p->start_fd);
+        p->start_fd = -1;
+    }
+    log_debug("container `%s`: process %d (`%s`) exited with %d", p->c->id, (int)p->pid, p->exec_id,
+              p->exit_status);
+    while (p->waits) {
+        struct call *call = p->waits;
+        p->waits = call->next;
+        A3s__Guest__V1__WaitProcessResponse r = A3S__GUEST__V1__WAIT_PROCESS_RESPONSE__INIT;
+        r.pid = (uint32_t)p->pid;
+        r.exit_status = (uint32_t)p->exit_status;
+        r.exited_at_ns = p->exited_at_ns;
+        reply_msg(call->stream, call->gen, &r.base);
+        call_free(call);
+    }
+    struct container *c = p->c;
+    if (p->drop_on_exit)
+        unlink_process(p);
+    if (c->destroying)
+        destroy_progress(c);
+    else
+        container_prune_execs(c);
+}
+
+void proc_reap_all(void)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            return;
+        struct process *p = find_by_pid(pid);
+        if (!p) {
+            log_debug("reaped orphan %d", (int)pid);
+            continue;
+        }
+        proc_exited(p, status);
+    }
+}
+
+void process_free(struct process *p)
+{
+    stdio_close_all(p);
+    ev_close(&p->ev_status);
+    if (p->start_fd >= 0)
+        close(p->start_fd);
+    calls_free(&p->create_call);
+    calls_free(&p->start_call);
+    calls_free(&p->waits);
+    calls_free(&p->reads[0]);
+    calls_free(&p->reads[1]);
+    calls_free(&p->writes);
+    free(p->exec_id);
+    free(p);
+}
+
+/* --- container teardown --- */
+
+static void fail_calls(struct call **list, int code, const char *fmt, const char *id)
+{
+    while (*list) {
+        struct call *call = *list;
+        *list = call->next;
+        reply_err(call->stream, call->gen, code, 0, NULL, fmt, id);
+        call_free(call);
+    }
+}
+
+void container_destroy(struct container *c)
+{
+    if (c->destroying) {
+        destroy_progress(c);
+        return;
+    }
+    c->destroying = true;
+    c->destroy_deadline_ns = now_ns(CLOCK_MONOTONIC) + (uint64_t)AGENT_DESTROY_TIMEOUT_MS * 1000000ull;
+    fail_calls(&c->oom_calls, CODE_NOT_FOUND, "container `%s` was destroyed", c->id);
+    fail_calls(&c->pause_calls, CODE_NOT_FOUND, "container `%s` was destroyed", c->id);
+    if (c->cgroup) {
+        cgroup_freeze(c->cgroup, false);
+        int r = cgroup_kill_all(c->cgroup, SIGKILL);
+        if (r < 0)
+            log_warn("container `%s`: kill all: %s", c->id, strerror(-r));
+    }
+    for (struct process *p = c->procs; p; p = p->next) {
+        if (p->state != P_EXITED && p->pid > 0 && kill(p->pid, SIGKILL) < 0 && errno != ESRCH)
+            log_warn("kill %d: %s", (int)p->pid, strerror(errno));
+        if (p->start_fd >= 0) {
+            close(p->start_fd);
+            p->start_fd = -1;
+        }
+    }
+    timer_update();
+    destroy_progress(c);
+}
+
+static void destroy_finish(struct container *c, int err)
+{
+    struct container **pp = &A.containers;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+    while (c->destroy_calls) {
+        struct call *call = c->destroy_calls;
+        c->destroy_calls = call->next;
+        if (err)
+            reply_err(call->stream, call->gen, CODE_UNKNOWN, err, "rmdir", "destroy container `%s`: cgroup `%s`: %s",
+                      c->id, c->cgroup, strerror(err));
+        else
+            reply_empty(call->stream, call->gen);
+        call_free(call);
+    }
+    if (c->create_fail_call) {
+        struct call *call = c->create_fail_call;
+        c->create_fail_call = NULL;
+        reply_err(call->stream, call->gen, c->fail_code, c->fail_errno, c->fail_op, "%s", c->fail_msg);
+        call_free(call);
+    }
+    /* What is still pending has its natural answer now: output at EOF, nothing to wait for. */
+    for (struct process *p = c->procs; p; p = p->next) {
+        for (int i = 0; i < 2; i++) {
+            while (p->reads[i]) {
+                struct call *call = p->reads[i];
+                p->reads[i] = call->next;
+                A3s__Guest__V1__ReadOutputResponse r = A3S__GUEST__V1__READ_OUTPUT_RESPONSE__INIT;
+                r.eof = true;
+                reply_msg(call->stream, call->gen, &r.base);
+                call_free(call);
+            }
+        }
+        fail_calls(&p->writes, CODE_NOT_FOUND, "container `%s` was destroyed", c->id);
+        fail_calls(&p->waits, CODE_NOT_FOUND, "container `%s` was destroyed", c->id);
+        fail_calls(&p->start_call, CODE_NOT_FOUND, "container `%s` was destroyed", c->id);
+        fail_calls(&p->create_call, CODE_NOT_FOUND, "container `%s` was destroyed", c->id);
+        stdio_close_all(p);
+        ev_close(&p->ev_status);
+    }
+    log_info("container `%s` destroyed", c->id);
+    container_free_deferred(c);
+    timer_update();
+}
+
+static void destroy_progress(struct container *c)
+{
+    bool late = now_ns(CLOCK_MONOTONIC) > c->destroy_deadline_ns;
+    for (struct process *p = c->procs; p; p = p->next) {
+        if (p->state != P_EXITED) {
+            if (!late)
+                return;
+            log_warn("container `%s`: process %d still not reaped", c->id, (int)p->pid);
+        }
+    }
+    if (c->cgroup) {
+        int r = cgroup_remove(c->cgroup);
+        if (r == -EBUSY && !late) {
+            cgroup_kill_all(c->cgroup, SIGKILL);
+            return;
+        }
+        if (r < 0 && r != -ENOENT) {
+            log_warn("container `%s`: remove cgroup `%s`: %s", c->id, c->cgroup, strerror(-r));
+            destroy_finish(c, -r);
+            return;
+        }
+    }
+    destroy_finish(c, 0);
+}
+
+static void pause_progress(struct container *c)
+{
+    if (!c->pause_calls)
+        return;
+    int frozen = cgroup_is_frozen(c->cgroup);
+    uint64_t now = now_ns(CLOCK_MONOTONIC);
+    struct call **pp = &c->pause_calls;
+    while (*pp) {
+        struct call *call = *pp;
+        if (frozen == 1 || frozen < 0 || now > call->deadline_ns) {
+            *pp = call->next;
+            if (frozen == 1)
+                reply_empty(call->stream, call->gen);
+            else if (frozen < 0)
+                reply_err(call->stream, call->gen, CODE_UNKNOWN, -frozen, "read", "pause container `%s`: %s",
+                          c->id, strerror(-frozen));
+            else
+                reply_err(call->stream, call->gen, CODE_DEADLINE_EXCEEDED, 0, NULL,
+                          "pause container `%s`: not frozen after %d ms", c->id, AGENT_FREEZE_TIMEOUT_MS);
+            call_free(call);
+        } else {
+            pp = &call->next;
+        }
+    }
+}
+
+static void oom_progress(struct container *c)
+{
+    if (!c->oom_calls || !c->cgroup)
+        return;
+    uint64_t kills;
+    if (cgroup_oom_kills(c->cgroup, &kills) < 0)
+        return;
+    struct call **pp = &c->oom_calls;
+    while (*pp) {
+        struct call *call = *pp;
+        if (kills > call->last_oom) {
+            *pp = call->next;
+            A3s__Guest__V1__WaitOomResponse r = A3S__GUEST__V1__WAIT_OOM_RESPONSE__INIT;
+            r.oom_kills = kills;
+            reply_msg(call->stream, call->gen, &r.base);
+            call_free(call);
+        } else {
+            pp = &call->next;
+        }
+    }
+}
+
+void containers_on_timer(void)
+{
+    struct container *next;
+    for (struct container *c = A.containers; c; c = next) {
+        next = c->next;
+        if (c->destroying) {
+            destroy_progress(c);
+            continue;
+        }
+        pause_progress(c);
+        oom_progress(c);
+    }
+}
+
+bool containers_want_fast_timer(void)
+{
+    for (struct container *c = A.containers; c; c = c->next)
+        if (c->destroying || c->pause_calls)
+            return true;
+    return false;
+}
+
+bool containers_want_oom_timer(void)
+{
+    for (struct container *c = A.containers; c; c = c->next)
+        if (c->oom_calls)
+            return true;
+    return false;
+}
+
+void container_free_deferred(struct container *c)
+{
+    c->next = A.graveyard;
+    A.graveyard = c;
+}
+
+/* Called between batches of events: nothing in flight refers to these any more. */
+void graveyard_flush(void)
+{
+    while (A.graveyard) {
+        struct container *c = A.graveyard;
+        A.graveyard = c->next;
+        while (c->procs) {
+            struct process *p = c->procs;
+            c->procs = p->next;
+            process_free(p);
+        }
+        calls_free(&c->destroy_calls);
+        calls_free(&c->pause_calls);
+        calls_free(&c->oom_calls);
+        calls_free(&c->create_fail_call);
+        free(c->fail_msg);
+        free(c->cgroup);
+        free(c->id);
+        free(c);
+    }
+    while (proc_graveyard) {
+        struct process *p = proc_graveyard;
+        proc_graveyard = p->next;
+        process_free(p);
+    }
+}
