@@ -29,7 +29,8 @@
 #define AGENT_OUTQ_LOW (4u << 20)        /* ... and resume below this */
 #define AGENT_PIPE_SIZE (1 << 20)        /* stdout/stderr pipe buffer (F_SETPIPE_SZ, best effort) */
 #define AGENT_READ_SLACK 1024            /* ReadOutput data is capped at max frame - this */
-#define AGENT_MAX_FINISHED_EXECS 128     /* finished, drained exec records kept per container */
+#define AGENT_MAX_FINISHED_EXECS 128     /* safety net: the host forgets execs with DeleteProcess; past this
+                                            many finished, drained execs the oldest are forgotten */
 
 /* An fd in the epoll set. data.ptr of every epoll event points to one of these. */
 enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_SIGNAL, EV_TIMER, EV_STATUS, EV_OUT, EV_IN };
@@ -113,6 +114,9 @@ struct container {
     struct container *next;
     char *id;
     char *cgroup;            /* absolute path of its cgroup dir, NULL when cgroups are unavailable */
+    int devcg_fd;            /* its device program (BPF), -1 when none */
+    bool has_personality;    /* personality(2) of every process of the container */
+    unsigned long personality;
     struct process *init;
     struct process *procs;   /* init first, then execs */
     bool destroying;
@@ -197,6 +201,7 @@ void container_free_deferred(struct container *c);
 void graveyard_flush(void);
 void process_free(struct process *p);
 void container_prune_execs(struct container *c);
+void process_delete(struct process *p);  /* DeleteProcess of an exited exec */
 
 /* stdio.c */
 int stdio_prepare(struct process *p, const A3s__Guest__V1__ProcessSpec *ps, int child[3], int *pty_slave,

@@ -112,3 +112,12 @@ int caps_apply(const A3s__Guest__V1__Capabilities *caps, char *err, size_t errle
     }
     return 0;
 }
+
+bool caps_effective_has(int cap)
+{
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return false;
+    return (data[cap / 32].effective >> (cap % 32)) & 1;
+}

@@ -4,6 +4,7 @@
  * /sys/fs/cgroup/unified); figures of controllers that are not enabled there read as zero. */
 #include "cgroup.h"
 #include "agent.h"
+#include "devcg.h"
 #include "log.h"
 #include "util.h"
 
@@ -24,7 +25,7 @@
 
 static void enable_controllers(const char *dir)
 {
-    static const char *const ctrls[] = { "cpu", "cpuset", "memory", "pids", "io" };
+    static const char *const ctrls[] = { "cpu", "cpuset", "memory", "pids", "io", "hugetlb" };
     char path[PATH_MAX], *avail = NULL;
     snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
     if (read_file(path, &avail, NULL) < 0)
@@ -118,7 +119,38 @@ static int write_in(const char *dir, const char *file, const char *val, char *er
     return r;
 }
 
-int cgroup_apply(const char *dir, const A3s__Guest__V1__CgroupResources *res, char *err, size_t errlen)
+/* A limit in bytes: negative means "max" (the files do not take -1). */
+static void limit_str(char *v, size_t len, int64_t x)
+{
+    if (x < 0)
+        snprintf(v, len, "max");
+    else
+        snprintf(v, len, "%" PRId64, x);
+}
+
+int cgroup_check(const A3s__Guest__V1__CgroupResources *res, char *err, size_t errlen)
+{
+    if (!res)
+        return 0;
+    for (size_t i = 0; i < res->n_hugetlb_max; i++) {
+        const char *k = res->hugetlb_max[i]->key;
+        if (!k[0] || strchr(k, '/') || strchr(k, '.')) {
+            snprintf(err, errlen, "hugetlb page size `%s`", k);
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < res->n_unified; i++) {
+        const char *k = res->unified[i]->key;
+        if (!k[0] || strchr(k, '/') || strcmp(k, ".") == 0 || strcmp(k, "..") == 0) {
+            snprintf(err, errlen, "cgroup file name `%s`", k);
+            return -EINVAL;
+        }
+    }
+    return devcg_check(res->devices, res->n_devices, err, errlen);
+}
+
+int cgroup_apply(const char *dir, const A3s__Guest__V1__CgroupResources *res, int *devcg_fd, char *err,
+                 size_t errlen)
 {
     char v[64];
     int r;
@@ -128,14 +160,18 @@ int cgroup_apply(const char *dir, const A3s__Guest__V1__CgroupResources *res, ch
         snprintf(err, errlen, "cgroups are not available");
         return -EOPNOTSUPP;
     }
+    if ((r = cgroup_check(res, err, errlen)) < 0)
+        return r;
 #define W(file, ...) do { snprintf(v, sizeof(v), __VA_ARGS__); \
                           if ((r = write_in(dir, file, v, err, errlen)) < 0) return r; } while (0)
+#define WL(file, x) do { limit_str(v, sizeof(v), x); \
+                         if ((r = write_in(dir, file, v, err, errlen)) < 0) return r; } while (0)
     if (PB_HAS(res, memory_max))
-        W("memory.max", "%" PRId64, res->memory_max);
+        WL("memory.max", res->memory_max);
     if (PB_HAS(res, memory_low))
-        W("memory.low", "%" PRId64, res->memory_low);
+        WL("memory.low", res->memory_low);
     if (PB_HAS(res, memory_swap_max))
-        W("memory.swap.max", "%" PRId64, res->memory_swap_max);
+        WL("memory.swap.max", res->memory_swap_max);
     if (PB_HAS(res, cpu_quota) || PB_HAS(res, cpu_period)) {
         uint64_t period = PB_HAS(res, cpu_period) ? res->cpu_period : 100000;
         if (PB_HAS(res, cpu_quota) && res->cpu_quota > 0)
@@ -143,8 +179,12 @@ int cgroup_apply(const char *dir, const A3s__Guest__V1__CgroupResources *res, ch
         else
             W("cpu.max", "max %" PRIu64, period);
     }
+    if (PB_HAS(res, cpu_burst))
+        W("cpu.max.burst", "%" PRIu64, res->cpu_burst);
     if (PB_HAS(res, cpu_weight))
         W("cpu.weight", "%" PRIu64, res->cpu_weight);
+    if (PB_HAS(res, cpu_idle))
+        W("cpu.idle", "%" PRId64, res->cpu_idle);
     if (res->cpuset_cpus && res->cpuset_cpus[0])
         W("cpuset.cpus", "%s", res->cpuset_cpus);
     if (res->cpuset_mems && res->cpuset_mems[0])
@@ -157,16 +197,18 @@ int cgroup_apply(const char *dir, const A3s__Guest__V1__CgroupResources *res, ch
     }
     if (PB_HAS(res, io_weight))
         W("io.weight", "default %" PRIu64, res->io_weight);
-#undef W
-    for (size_t i = 0; i < res->n_unified; i++) {
-        const char *k = res->unified[i]->key;
-        if (!k[0] || strchr(k, '/') || strcmp(k, ".") == 0 || strcmp(k, "..") == 0) {
-            snprintf(err, errlen, "cgroup file name `%s`", k);
-            return -EINVAL;
-        }
-        if ((r = write_in(dir, k, res->unified[i]->value, err, errlen)) < 0)
-            return r;
+    for (size_t i = 0; i < res->n_hugetlb_max; i++) {
+        char file[64];
+        snprintf(file, sizeof(file), "hugetlb.%s.max", res->hugetlb_max[i]->key);
+        WL(file, res->hugetlb_max[i]->value);
     }
+#undef W
+#undef WL
+    if (res->n_devices && (r = devcg_apply(dir, res->devices, res->n_devices, devcg_fd, err, errlen)) < 0)
+        return r;
+    for (size_t i = 0; i < res->n_unified; i++)
+        if ((r = write_in(dir, res->unified[i]->key, res->unified[i]->value, err, errlen)) < 0)
+            return r;
     return 0;
 }
 

@@ -12,7 +12,11 @@
 int cgroup_setup(bool mount_it);
 /* Creates the container's cgroup; *path is malloc'ed. */
 int cgroup_create(const char *id, char **path);
-int cgroup_apply(const char *path, const A3s__Guest__V1__CgroupResources *r, char *err, size_t errlen);
+/* Checks names (hugetlb sizes, unified keys, device rules) without writing anything. */
+int cgroup_check(const A3s__Guest__V1__CgroupResources *r, char *err, size_t errlen);
+/* Writes the resources; a non-empty device list loads a device program and replaces *devcg_fd's. */
+int cgroup_apply(const char *path, const A3s__Guest__V1__CgroupResources *r, int *devcg_fd, char *err,
+                 size_t errlen);
 int cgroup_remove(const char *path);
 int cgroup_kill_all(const char *path, int sig);
 int cgroup_freeze(const char *path, bool frozen);

@@ -3,11 +3,16 @@
  * memory); failures are reported on the status pipe as a struct park_msg and the child exits.
  *
  * Order for a container's first process (the order matters, comments say why):
- *   signals, session, stdio, fds -> unshare(mnt, uts, ipc) -> join cgroup -> unshare(cgroup)
- *   -> mounts private -> bind rootfs -> spec mounts in order -> /dev nodes -> pivot_root -> masked and
- *   readonly paths -> readonly rootfs -> hostname, sysctls -> process setup -> park -> seccomp -> execve.
- * An exec joins the init's cgroup and namespaces and chroots to its root instead of the mount steps. */
+ *   signals, session, stdio, fds -> [user namespace: wait for the agent's maps, become its root]
+ *   -> oom_score_adj, rlimits -> [time namespace with its offsets] -> unshare(mnt, uts, ipc) -> join
+ *   cgroup -> scheduler, I/O priority -> unshare(cgroup) -> mounts private -> bind rootfs -> spec mounts
+ *   in order (recursive attributes with mount_setattr) -> spec devices -> /dev nodes -> pivot_root
+ *   -> hostname, sysctls -> masked and readonly paths -> readonly rootfs -> root propagation
+ *   -> process setup -> park -> seccomp -> execve.
+ * An exec joins the init's cgroup and namespaces (user first) and chroots to its root instead of the
+ * mount steps. */
 #include "agent.h"
+#include "attrs.h"
 #include "container.h"
 #include "log.h"
 #include "util.h"
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -35,6 +41,15 @@
 
 static struct park_msg g_msg;
 static int g_status_fd = -1;
+static bool g_userns;   /* this child created or joined a user namespace */
+static const char *g_cgroup;  /* the container's cgroup directory (VM path), or NULL */
+
+/* What to add to a "Permission denied" of a path walk in a user namespace. */
+static const char *userns_hint(int err)
+{
+    return err == EACCES && g_userns ? " (in a user namespace the container's root, a mapped id, must be able to"
+                                       " search every directory above it)" : "";
+}
 
 /* Records the first failure (with strerror(err) appended when err != 0) and returns -err. */
 __attribute__((format(printf, 3, 4))) static int fail(int err, const char *op, const char *fmt, ...)
@@ -159,13 +174,66 @@ struct mount_opts {
     unsigned long flags;      /* MS_* for the mount itself */
     unsigned long propagation;
     bool bind, recursive;
+    uint64_t attr_set, attr_clr;  /* recursive attributes (mount_setattr(2) with AT_RECURSIVE) */
+    uint64_t atime;               /* recursive atime mode (MOUNT_ATTR_NOATIME, ...) when attr_clr has __ATIME */
     char data[1024];
 };
+
+/* The recursive mount attributes of runtime-spec 1.1. atime is a mode, not a bit: a setting word picks
+ * the mode, and a clearing word cancels an earlier setting word of the same mode (no mode is applied then). */
+static bool parse_recursive(const char *opt, struct mount_opts *o)
+{
+    static const struct { const char *name; bool clear; uint64_t attr; } t[] = {
+        { "rro", false, MOUNT_ATTR_RDONLY }, { "rrw", true, MOUNT_ATTR_RDONLY },
+        { "rnosuid", false, MOUNT_ATTR_NOSUID }, { "rsuid", true, MOUNT_ATTR_NOSUID },
+        { "rnodev", false, MOUNT_ATTR_NODEV }, { "rdev", true, MOUNT_ATTR_NODEV },
+        { "rnoexec", false, MOUNT_ATTR_NOEXEC }, { "rexec", true, MOUNT_ATTR_NOEXEC },
+        { "rnodiratime", false, MOUNT_ATTR_NODIRATIME }, { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+        { "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW }, { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+    };
+    static const struct { const char *name; bool clear; uint64_t mode; } atime[] = {
+        { "rnoatime", false, MOUNT_ATTR_NOATIME }, { "ratime", true, MOUNT_ATTR_NOATIME },
+        { "rrelatime", false, MOUNT_ATTR_RELATIME }, { "rnorelatime", true, MOUNT_ATTR_RELATIME },
+        { "rstrictatime", false, MOUNT_ATTR_STRICTATIME }, { "rnostrictatime", true, MOUNT_ATTR_STRICTATIME },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+        if (strcmp(opt, t[i].name) != 0)
+            continue;
+        if (t[i].clear) {
+            o->attr_clr |= t[i].attr;
+            o->attr_set &= ~t[i].attr;
+        } else {
+            o->attr_set |= t[i].attr;
+            o->attr_clr &= ~t[i].attr;
+        }
+        return true;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(atime); i++) {
+        if (strcmp(opt, atime[i].name) != 0)
+            continue;
+        if (!atime[i].clear) {
+            o->attr_clr |= MOUNT_ATTR__ATIME;
+            o->atime = atime[i].mode;
+        } else if ((o->attr_clr & MOUNT_ATTR__ATIME) && o->atime == atime[i].mode) {
+            o->attr_clr &= ~(uint64_t)MOUNT_ATTR__ATIME;
+            o->atime = 0;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* mount(2) flags as mount_setattr(2) attributes (the ones both know). */
+static uint64_t attrs_of_flags(unsigned long f)
+{
+    return ((f & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((f & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+           ((f & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((f & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
+}
 
 static int parse_options(const A3s__Guest__V1__Mount *m, struct mount_opts *o)
 {
     static const struct { const char *name; bool clear; unsigned long flag; } table[] = {
-        { "ro", false, MS_RDONLY }, { "rro", false, MS_RDONLY }, { "rw", true, MS_RDONLY },
+        { "ro", false, MS_RDONLY }, { "rw", true, MS_RDONLY },
         { "nosuid", false, MS_NOSUID }, { "suid", true, MS_NOSUID }, { "nodev", false, MS_NODEV },
         { "dev", true, MS_NODEV }, { "noexec", false, MS_NOEXEC }, { "exec", true, MS_NOEXEC },
         { "sync", false, MS_SYNCHRONOUS }, { "async", true, MS_SYNCHRONOUS }, { "dirsync", false, MS_DIRSYNC },
@@ -173,7 +241,9 @@ static int parse_options(const A3s__Guest__V1__Mount *m, struct mount_opts *o)
         { "noatime", false, MS_NOATIME }, { "diratime", true, MS_NODIRATIME },
         { "nodiratime", false, MS_NODIRATIME }, { "relatime", false, MS_RELATIME },
         { "norelatime", true, MS_RELATIME }, { "strictatime", false, MS_STRICTATIME },
-        { "nostrictatime", true, MS_STRICTATIME },
+        { "nostrictatime", true, MS_STRICTATIME }, { "nosymfollow", false, MS_NOSYMFOLLOW },
+        { "symfollow", true, MS_NOSYMFOLLOW }, { "lazytime", false, MS_LAZYTIME }, { "nolazytime", true, MS_LAZYTIME },
+        { "silent", false, MS_SILENT }, { "loud", true, MS_SILENT },
     };
     static const struct { const char *name; unsigned long flag; } props[] = {
         { "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
@@ -194,6 +264,8 @@ static int parse_options(const A3s__Guest__V1__Mount *m, struct mount_opts *o)
         } else if (strcmp(opt, "defaults") == 0 || strcmp(opt, "tmpcopyup") == 0 ||
                    strcmp(opt, "remount") == 0) {
             known = true;
+        } else {
+            known = parse_recursive(opt, o);
         }
         for (size_t t = 0; !known && t < ARRAY_SIZE(table); t++) {
             if (strcmp(opt, table[t].name) == 0) {
@@ -250,7 +322,7 @@ static int do_mount(int rootfd, const A3s__Guest__V1__Mount *m)
             return fail(ENAMETOOLONG, "mount", "bind mount source `%s`", m->source);
         struct stat st;
         if (stat(source, &st) < 0)
-            return fail(errno, "stat", "bind mount source `%s`", source);
+            return fail(errno, "stat", "bind mount source `%s`%s", source, userns_hint(errno));
         is_file = !S_ISDIR(st.st_mode);
     }
     _cleanup_close_ int fd = open_in_root(rootfd, m->destination, true, is_file);
@@ -260,7 +332,7 @@ static int do_mount(int rootfd, const A3s__Guest__V1__Mount *m)
         if (mount(source, fdpath(fd, target, sizeof(target)), NULL, MS_BIND | (o.recursive ? MS_REC : 0), NULL) < 0)
             return fail(errno, "mount", "bind mount `%s` on `%s`", source, m->destination);
         unsigned long want = o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-                                        MS_RELATIME | MS_STRICTATIME);
+                                        MS_RELATIME | MS_STRICTATIME | MS_NOSYMFOLLOW);
         if (want) {
             /* A bind ignores these flags: remount. Through a new fd: the old one is the covered dir. */
             _cleanup_close_ int top = open_in_root(rootfd, m->destination, false, false);
@@ -275,13 +347,83 @@ static int do_mount(int rootfd, const A3s__Guest__V1__Mount *m)
         if (strcmp(type, "cgroup") == 0)
             type = "cgroup2"; /* the VM has only the unified hierarchy */
         const char *src = m->source && m->source[0] ? m->source : type;
-        if (mount(src, fdpath(fd, target, sizeof(target)), type, o.flags, o.data[0] ? o.data : NULL) < 0)
-            return fail(errno, "mount", "mount `%s` (%s) on `%s`", src, type, m->destination);
+        if (mount(src, fdpath(fd, target, sizeof(target)), type, o.flags, o.data[0] ? o.data : NULL) < 0) {
+            bool sysfs = strcmp(type, "sysfs") == 0, cgroup2 = strcmp(type, "cgroup2") == 0;
+            /* (cgroup2 says EBUSY when the hierarchy is mounted with nsdelegate, as in the VM) */
+            if (!(errno == EPERM || (errno == EBUSY && cgroup2)) || !g_userns || !(sysfs || cgroup2))
+                return fail(errno, "mount", "mount `%s` (%s) on `%s`", src, type, m->destination);
+            /* In a user namespace, sysfs belongs to the network namespace and cgroup2 to the cgroup namespace;
+             * when those are the VM's (not owned by the container's user namespace) the kernel refuses.
+             * As runc does: bind the VM's /sys, or the container's own cgroup directory (what a cgroup
+             * namespace would show), with the mount's flags made recursive. */
+            const char *from = sysfs ? "/sys" : g_cgroup ? g_cgroup : "/sys/fs/cgroup";
+            if (mount(from, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return fail(errno, "mount", "bind `%s` on `%s` (%s in a user namespace)", from, m->destination, type);
+            o.attr_set |= attrs_of_flags(o.flags);
+        }
     }
     if (o.propagation) {
         _cleanup_close_ int top = open_in_root(rootfd, m->destination, false, false);
         if (top < 0 || mount(NULL, fdpath(top, target, sizeof(target)), NULL, o.propagation, NULL) < 0)
             return fail(errno, "mount", "set propagation of `%s`", m->destination);
+    }
+    if (o.attr_set || o.attr_clr) {
+        struct mount_attr attr = { .attr_set = o.attr_set | o.atime, .attr_clr = o.attr_clr };
+        _cleanup_close_ int top = open_in_root(rootfd, m->destination, false, false);
+        if (top < 0)
+            return fail(errno, "open", "mountpoint `%s`", m->destination);
+        if (mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+            return fail(errno, "mount_setattr", "recursive attributes of `%s`", m->destination);
+    }
+    return 0;
+}
+
+/* linux.devices: nodes made where the spec says (parents created), before the default /dev nodes so that
+ * the spec's mode and owner win. Where mknod is not allowed (a user namespace), the VM's node of the same
+ * path is bound instead when it is the same device, as runc binds the host's. */
+static int create_devices(int rootfd, const A3s__Guest__V1__ContainerSpec *spec)
+{
+    char target[64];
+    for (size_t i = 0; i < spec->n_devices; i++) {
+        const A3s__Guest__V1__Device *d = spec->devices[i];
+        const char *slash = strrchr(d->path, '/');
+        if (d->path[0] != '/' || !slash || !slash[1] || strcmp(slash, "/..") == 0 || strcmp(slash, "/.") == 0)
+            return fail(EINVAL, "mknod", "device path `%s`", d->path);
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof(parent), "%.*s", (int)(slash - d->path), d->path);
+        _cleanup_close_ int dfd = open_in_root(rootfd, parent[0] ? parent : "/", true, false);
+        if (dfd < 0)
+            return fail(errno, "mkdir", "directory of device `%s`", d->path);
+        const char *name = slash + 1;
+        mode_t type = d->type[0] == 'b' ? S_IFBLK : d->type[0] == 'p' ? S_IFIFO : S_IFCHR;
+        mode_t perm = PB_HAS(d, file_mode) ? (mode_t)(d->file_mode & 07777) : 0666;
+        dev_t dev = type == S_IFIFO ? 0 : makedev(d->major, d->minor);
+        mode_t old = umask(0);
+        int r = mknodat(dfd, name, type | perm, dev);
+        int e = errno;
+        umask(old);
+        if (r < 0 && e == EEXIST)
+            continue; /* as runc: an existing node is kept */
+        if (r < 0 && e == EPERM && type != S_IFIFO) {
+            struct stat st;
+            if (stat(d->path, &st) < 0 || (st.st_mode & S_IFMT) != type || st.st_rdev != dev)
+                return fail(EPERM, "mknod", "device `%s` (%s %u:%u): mknod is not allowed and the VM has no such"
+                            " node to bind", d->path, d->type, d->major, d->minor);
+            int f = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+            if (f < 0)
+                return fail(errno, "open", "device `%s`", d->path);
+            close(f);
+            _cleanup_close_ int node = openat(dfd, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+            if (node < 0 || mount(d->path, fdpath(node, target, sizeof(target)), NULL, MS_BIND, NULL) < 0)
+                return fail(errno, "mount", "bind the VM's `%s` into the container", d->path);
+            continue;
+        }
+        if (r < 0)
+            return fail(e, "mknod", "device `%s`", d->path);
+        uid_t uid = PB_HAS(d, uid) ? d->uid : 0;
+        gid_t gid = PB_HAS(d, gid) ? d->gid : 0;
+        if ((uid || gid) && fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail(errno, "chown", "device `%s`", d->path);
     }
     return 0;
 }
@@ -389,7 +531,7 @@ static int setup_rootfs(const struct child_args *a)
         return fail(errno, "mount", "make mounts private");
     /* pivot_root needs the new root to be a mount point. */
     if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return fail(errno, "mount", "bind rootfs `%s`", rootfs);
+        return fail(errno, "mount", "bind rootfs `%s`%s", rootfs, userns_hint(errno));
     _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return fail(errno, "open", "rootfs `%s`", rootfs);
@@ -403,6 +545,8 @@ static int setup_rootfs(const struct child_args *a)
         if (strcmp(m->destination, "/dev") == 0)
             dev_tmpfs = strcmp(m->type, "tmpfs") == 0;
     }
+    if (create_devices(rootfd, spec) < 0)
+        return -1;
     if (dev_tmpfs) {
         int r = setup_dev(rootfd, a);
         if (r < 0)
@@ -418,13 +562,35 @@ static int setup_rootfs(const struct child_args *a)
         return fail(errno, "umount", "detach the old root");
     if (chdir("/") < 0)
         return fail(errno, "chdir", "/");
+    return 0;
+}
 
+/* After hostname and sysctls (a read-only /proc/sys must not stop the sysctls, runc's order). */
+static int finish_rootfs(const A3s__Guest__V1__ContainerSpec *spec)
+{
     int r = mask_paths(spec);
     if (r < 0)
         return r;
     if (spec->rootfs_readonly &&
         mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of("/"), NULL) < 0)
         return fail(errno, "mount", "remount the rootfs read-only");
+    /* Its mounts are private copies of the VM's, so no mount event from outside can reach the container:
+     * slave is private here, and shared makes the root a peer group of its own, whose mounts propagate to
+     * the mount namespaces made inside the container. */
+    static const struct { const char *name; unsigned long flag; } props[] = {
+        { "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
+        { "rshared", MS_SHARED | MS_REC }, { "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+        { "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+    };
+    if (spec->rootfs_propagation && spec->rootfs_propagation[0]) {
+        size_t i = 0;
+        while (i < ARRAY_SIZE(props) && strcmp(props[i].name, spec->rootfs_propagation) != 0)
+            i++;
+        if (i == ARRAY_SIZE(props))
+            return fail(EINVAL, "mount", "rootfs propagation `%s`", spec->rootfs_propagation);
+        if (mount(NULL, "/", NULL, props[i].flag, NULL) < 0)
+            return fail(errno, "mount", "set the propagation of the root to %s", spec->rootfs_propagation);
+    }
     return 0;
 }
 
@@ -438,10 +604,50 @@ static int join_cgroup(const char *cgroup)
     return 0;
 }
 
+/* A time namespace applies to the children of the process that unshares it; its offsets can be written
+ * only until a process is in it. So: unshare, write the offsets, then move this process itself in. */
+static int setup_timens(const A3s__Guest__V1__ContainerSpec *spec)
+{
+    if (unshare(CLONE_NEWTIME) < 0)
+        return fail(errno, "unshare", "unshare the time namespace");
+    char buf[256];
+    size_t len = 0;
+    for (size_t i = 0; i < spec->n_time_offsets; i++) {
+        const A3s__Guest__V1__TimeOffset *t = spec->time_offsets[i];
+        int clock = strcmp(t->clock, "monotonic") == 0 ? CLOCK_MONOTONIC
+                    : strcmp(t->clock, "boottime") == 0 ? CLOCK_BOOTTIME : -1;
+        if (clock < 0)
+            return fail(EINVAL, "timens", "clock `%s` has no offset in a time namespace", t->clock);
+        int n = snprintf(buf + len, sizeof(buf) - len, "%d %lld %u\n", clock, (long long)t->secs, t->nanosecs);
+        if (n < 0 || (size_t)n >= sizeof(buf) - len)
+            return fail(E2BIG, "timens", "too many time offsets");
+        len += (size_t)n;
+    }
+    if (len) {
+        _cleanup_close_ int f = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+        if (f < 0 || write(f, buf, len) != (ssize_t)len)
+            return fail(errno, "write", "time namespace offsets `%.*s`", (int)(len - 1), buf);
+    }
+    _cleanup_close_ int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWTIME) < 0)
+        return fail(errno, "setns", "enter the new time namespace");
+    return 0;
+}
+
+static int sched_io(const A3s__Guest__V1__ProcessSpec *ps)
+{
+    char err[256];
+    int r = attrs_sched(0, ps, err, sizeof(err));
+    return r < 0 ? fail(-r, "sched_setattr", "%s", err) : 0;
+}
+
 static int init_setup(const struct child_args *a)
 {
     const A3s__Guest__V1__ContainerSpec *spec = a->spec;
     const A3s__Guest__V1__Namespaces *ns = spec->namespaces;
+    g_cgroup = a->cgroup;
+    if (ns && ns->time && setup_timens(spec) < 0)
+        return -1;
     int flags = CLONE_NEWNS; /* always: pivot_root and the spec mounts need a private mount namespace */
     if (ns && ns->uts)
         flags |= CLONE_NEWUTS;
@@ -449,8 +655,13 @@ static int init_setup(const struct child_args *a)
         flags |= CLONE_NEWIPC;
     if (unshare(flags) < 0)
         return fail(errno, "unshare", "unshare namespaces");
-    if (a->cgroup && join_cgroup(a->cgroup) < 0)
-        return -1;
+    /* In a user namespace the agent did this (and the scheduler) already: the cgroup files are the VM's. */
+    if (!a->userns_init) {
+        if (a->cgroup && join_cgroup(a->cgroup) < 0)
+            return -1;
+        if (sched_io(a->ps) < 0)
+            return -1;
+    }
     /* After joining: the new cgroup namespace is rooted at the container's cgroup. */
     if (ns && ns->cgroup && unshare(CLONE_NEWCGROUP) < 0)
         return fail(errno, "unshare", "unshare the cgroup namespace");
@@ -482,35 +693,25 @@ static int init_setup(const struct child_args *a)
         if (r < 0)
             return fail(-r, "sysctl", "sysctl `%s` = `%s`", k, v);
     }
-    return 0;
+    return finish_rootfs(spec);
 }
 
 static int exec_join(const struct child_args *a)
 {
     if (a->cgroup && join_cgroup(a->cgroup) < 0)
         return -1;
-    for (int i = 0; i < a->n_ns; i++)
+    /* still with the VM's privileges: a real-time policy or a negative nice may need them */
+    if (sched_io(a->ps) < 0)
+        return -1;
+    for (int i = 0; i < a->n_ns; i++) {
         if (setns(a->ns_fd[i], a->ns_type[i]) < 0)
             return fail(errno, "setns", "join a namespace of container `%s`", a->container_id);
+        if (a->ns_type[i] == CLONE_NEWUSER)
+            g_userns = true;
+    }
     if (fchdir(a->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
         return fail(errno, "chroot", "enter the root of container `%s`", a->container_id);
     return 0;
-}
-
-static int rlimit_from_name(const char *name)
-{
-    static const struct { const char *name; int res; } t[] = {
-        { "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_FSIZE", RLIMIT_FSIZE }, { "RLIMIT_DATA", RLIMIT_DATA },
-        { "RLIMIT_STACK", RLIMIT_STACK }, { "RLIMIT_CORE", RLIMIT_CORE }, { "RLIMIT_RSS", RLIMIT_RSS },
-        { "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_NOFILE", RLIMIT_NOFILE }, { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-        { "RLIMIT_AS", RLIMIT_AS }, { "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-        { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE }, { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-        { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
-        if (strcmp(t[i].name, name) == 0)
-            return t[i].res;
-    return -1;
 }
 
 /* HOME from the container's /etc/passwd, as runc does when the spec has none. */
@@ -601,26 +802,39 @@ _Noreturn void child_main(struct child_args *a)
             keep[n++] = a->ns_fd[i];
         close_fds_except(keep, n);
     }
-    /* Lowering it needs CAP_SYS_RESOURCE, and /proc is still the VM's here. */
-    if (PB_HAS(ps, oom_score_adj)) {
-        char v[16];
-        snprintf(v, sizeof(v), "%d", ps->oom_score_adj);
-        int r = write_file("/proc/self/oom_score_adj", v);
-        if (r < 0)
-            FAIL_DIE(-r, "write", "oom_score_adj %d", ps->oom_score_adj);
+    char err[sizeof(g_msg.msg)];
+    int r;
+    if (a->userns_init) {
+        /* Born in a new user namespace: wait until the agent has mapped it (and done what needs the
+         * VM's privileges), then become its root so that files are created with mapped ids. */
+        char go;
+        ssize_t n;
+        do
+            n = read(a->start_fd, &go, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(1);
+        g_userns = true;
+        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+            FAIL_DIE(errno, "setresuid", "become root of the user namespace (container uid and gid 0 must be"
+                     " mapped)");
+    } else {
+        /* Lowering it needs CAP_SYS_RESOURCE, and /proc is still the VM's here. */
+        if (PB_HAS(ps, oom_score_adj)) {
+            char v[16];
+            snprintf(v, sizeof(v), "%d", ps->oom_score_adj);
+            r = write_file("/proc/self/oom_score_adj", v);
+            if (r < 0)
+                FAIL_DIE(-r, "write", "oom_score_adj %d", ps->oom_score_adj);
+        }
+        /* before joining a user namespace, where raising a hard limit is not allowed */
+        if ((r = attrs_rlimits(0, ps, err, sizeof(err))) < 0)
+            FAIL_DIE(-r, "setrlimit", "%s", err);
     }
 
     if ((a->is_init ? init_setup(a) : exec_join(a)) < 0)
         die(1);
 
-    for (size_t i = 0; i < ps->n_rlimits; i++) {
-        int res = rlimit_from_name(ps->rlimits[i]->type);
-        if (res < 0)
-            FAIL_DIE(EINVAL, "setrlimit", "unknown rlimit `%s`", ps->rlimits[i]->type);
-        struct rlimit rl = { .rlim_cur = ps->rlimits[i]->soft, .rlim_max = ps->rlimits[i]->hard };
-        if (setrlimit(res, &rl) < 0)
-            FAIL_DIE(errno, "setrlimit", "%s", ps->rlimits[i]->type);
-    }
     umask(PB_HAS(ps, umask) ? (mode_t)ps->umask : 022);
     const char *cwd = ps->cwd && ps->cwd[0] ? ps->cwd : "/";
     /* runc's rule: the first process's cwd is created if missing (we are inside the container's root, as
@@ -651,18 +865,22 @@ _Noreturn void child_main(struct child_args *a)
         argv[i] = ps->args[i];
 
     void *filter = NULL;
-    char err[sizeof(g_msg.msg)];
-    int r;
     if (ps->seccomp && (r = seccomp_prepare(ps->seccomp, &filter, err, sizeof(err))) < 0)
         FAIL_DIE(-r, "seccomp", "%s", err);
 
-    static const A3s__Guest__V1__Capabilities no_caps = A3S__GUEST__V1__CAPABILITIES__INIT;
-    const A3s__Guest__V1__Capabilities *caps = ps->capabilities ? ps->capabilities : &no_caps;
+    /* kept across execve; before a filter that might not allow it is loaded */
+    if (a->has_personality && personality(a->personality) < 0)
+        FAIL_DIE(errno, "personality", "personality %#lx", a->personality);
+
+    /* Capabilities present (even all empty): exactly those sets. Absent: untouched, as runc does; the
+     * uid change then follows the kernel's rule (a non-zero uid loses them all, root keeps them). */
+    const A3s__Guest__V1__Capabilities *caps = ps->capabilities;
     /* Loading a filter needs CAP_SYS_ADMIN or no_new_privs. With neither at the end, load it while still
      * privileged, before the credentials change (runc's rule); otherwise as the very last step. */
-    bool late_seccomp = ps->no_new_privileges || caps_has(caps, 21 /* CAP_SYS_ADMIN */);
+    bool late_seccomp = ps->no_new_privileges ||
+                        (caps ? caps_has(caps, 21 /* CAP_SYS_ADMIN */) : ps->uid == 0 && caps_effective_has(21));
 
-    if ((r = caps_drop_bounding(caps, err, sizeof(err))) < 0)
+    if (caps && (r = caps_drop_bounding(caps, err, sizeof(err))) < 0)
         FAIL_DIE(-r, "prctl", "%s", err);
     if (setgroups(ps->n_additional_gids, (const gid_t *)ps->additional_gids) < 0)
         FAIL_DIE(errno, "setgroups", "setgroups");
@@ -670,10 +888,15 @@ _Noreturn void child_main(struct child_args *a)
         FAIL_DIE(errno, "setresgid", "setresgid %u", ps->gid);
     if (filter && !late_seccomp && (r = seccomp_install(filter, err, sizeof(err))) < 0)
         FAIL_DIE(-r, "seccomp", "%s", err);
-    if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setresuid(ps->uid, ps->uid, ps->uid) < 0 || prctl(PR_SET_KEEPCAPS, 0) < 0)
+    if (caps) {
+        if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setresuid(ps->uid, ps->uid, ps->uid) < 0 ||
+            prctl(PR_SET_KEEPCAPS, 0) < 0)
+            FAIL_DIE(errno, "setresuid", "setresuid %u", ps->uid);
+        if ((r = caps_apply(caps, err, sizeof(err))) < 0)
+            FAIL_DIE(-r, "capset", "%s", err);
+    } else if (setresuid(ps->uid, ps->uid, ps->uid) < 0) {
         FAIL_DIE(errno, "setresuid", "setresuid %u", ps->uid);
-    if ((r = caps_apply(caps, err, sizeof(err))) < 0)
-        FAIL_DIE(-r, "capset", "%s", err);
+    }
     if (ps->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         FAIL_DIE(errno, "prctl", "no_new_privs");
 

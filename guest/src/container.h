@@ -7,7 +7,7 @@
 
 #include "pb.h"
 
-#define CHILD_MAX_NS 5
+#define CHILD_MAX_NS 7
 
 struct child_args {
     bool is_init;
@@ -19,8 +19,14 @@ struct child_args {
     int start_fd;                                /* read end */
     int stdio[3];
     bool terminal;                               /* stdio[*] is a pty slave: become its session leader */
+    /* init only: born in a new user namespace (clone). The agent puts it in its cgroup, applies
+     * oom_score_adj, rlimits and scheduler to its pid and writes its uid/gid maps, then sends one byte on
+     * the start pipe; the child waits for that byte before anything else. */
+    bool userns_init;
+    bool has_personality;                        /* personality(2) before execve, init and execs */
+    unsigned long personality;
     const char *pty_slave_path;                  /* bound onto /dev/console (init with a /dev tmpfs) */
-    /* exec only: namespaces of the container init to join (in this order), and its root */
+    /* exec only: namespaces of the container init to join (in this order, user first), and its root */
     int ns_fd[CHILD_MAX_NS];
     int ns_type[CHILD_MAX_NS];
     int n_ns;
@@ -38,6 +44,8 @@ int cap_from_name(const char *name);
 int caps_last_cap(void);   /* cached; call once in the agent so children need no /proc */
 int caps_drop_bounding(const A3s__Guest__V1__Capabilities *caps, char *err, size_t errlen);
 int caps_apply(const A3s__Guest__V1__Capabilities *caps, char *err, size_t errlen);
+/* Whether this process has cap in its effective set now. */
+bool caps_effective_has(int cap);
 bool caps_has(const A3s__Guest__V1__Capabilities *caps, int cap);
 
 #endif

@@ -4,6 +4,7 @@
  * its record by pid, and the status stays in the record until the container is destroyed. A pid without a
  * record is an orphan (a container's grandchild) and is reaped silently. */
 #include "agent.h"
+#include "attrs.h"
 #include "cgroup.h"
 #include "container.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static struct process *proc_graveyard;
@@ -146,6 +148,54 @@ static int open_ns(pid_t pid, const char *name, int *fd)
     return 0;
 }
 
+static int write_id_map(pid_t pid, const char *file, A3s__Guest__V1__IdMapping *const *m, size_t n)
+{
+    char path[64];
+    char *buf = xmalloc(n * 36 + 1);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(buf + len, "%u %u %u\n", m[i]->container_id, m[i]->host_id, m[i]->size);
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    int r = write_file(path, buf); /* one write: the kernel takes the map whole or not at all */
+    free(buf);
+    return r;
+}
+
+/* The first process of a container with a user namespace was born in it: what needs the VM's privileges
+ * is done here, to its pid, before it may go on. */
+static int userns_prepare(struct process *p, pid_t pid, const A3s__Guest__V1__ContainerSpec *spec,
+                          const A3s__Guest__V1__ProcessSpec *ps, char *err, size_t errlen, char *op, size_t oplen)
+{
+    struct container *c = p->c;
+    char path[PATH_MAX], v[32], what[256];
+    int r;
+#define PREP_FAIL(e, o, ...) do { snprintf(err, errlen, __VA_ARGS__); snprintf(op, oplen, "%s", o); \
+                                  return (e); } while (0)
+    if (c->cgroup) {
+        snprintf(path, sizeof(path), "%s/cgroup.procs", c->cgroup);
+        snprintf(v, sizeof(v), "%d", (int)pid);
+        if ((r = write_file(path, v)) < 0)
+            PREP_FAIL(r, "write", "join cgroup `%s`: %s", c->cgroup, strerror(-r));
+    }
+    if (PB_HAS(ps, oom_score_adj)) {
+        snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)pid);
+        snprintf(v, sizeof(v), "%d", ps->oom_score_adj);
+        if ((r = write_file(path, v)) < 0)
+            PREP_FAIL(r, "write", "oom_score_adj %d: %s", ps->oom_score_adj, strerror(-r));
+    }
+    if ((r = attrs_rlimits(pid, ps, what, sizeof(what))) < 0)
+        PREP_FAIL(r, "setrlimit", "%s: %s", what, strerror(-r));
+    if ((r = attrs_sched(pid, ps, what, sizeof(what))) < 0)
+        PREP_FAIL(r, "sched_setattr", "%s: %s", what, strerror(-r));
+    if ((r = write_id_map(pid, "uid_map", spec->uid_mappings, spec->n_uid_mappings)) < 0)
+        PREP_FAIL(r, "write", "uid_map of the user namespace: %s", strerror(-r));
+    if ((r = write_id_map(pid, "gid_map", spec->gid_mappings, spec->n_gid_mappings)) < 0)
+        PREP_FAIL(r, "write", "gid_map of the user namespace: %s", strerror(-r));
+#undef PREP_FAIL
+    return 0;
+}
+
 #define SPAWN_FAIL(e, o, ...) do { snprintf(err, errlen, __VA_ARGS__); snprintf(op, oplen, "%s", o); \
                                    r = (e); goto out; } while (0)
 
@@ -182,12 +232,17 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
     a.stdio[2] = child_stdio[2];
     a.terminal = ps->terminal;
     a.pty_slave_path = slave_path[0] ? slave_path : NULL;
+    a.has_personality = c->has_personality;
+    a.personality = c->personality;
+    a.userns_init = a.is_init && spec->namespaces && spec->namespaces->user;
 
     if (!a.is_init) {
-        /* Join what the container's init created. The cgroup ns first and mnt last (setns(mnt) changes
+        /* Join what the container's init created. The user ns first (the others are owned by it, and
+         * joining it gives the rights to join them), the cgroup ns next and mnt last (setns(mnt) changes
          * how later paths resolve); pid is joined by the agent itself, for the fork below. */
-        static const char *const names[] = { "cgroup", "ipc", "uts", "net", "mnt" };
-        static const int types[] = { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS };
+        static const char *const names[] = { "user", "cgroup", "ipc", "uts", "net", "time", "mnt" };
+        static const int types[] = { CLONE_NEWUSER, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET,
+                                     CLONE_NEWTIME, CLONE_NEWNS };
         pid_t ipid = c->init->pid;
         for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
             int fd;
@@ -209,6 +264,35 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
             SPAWN_FAIL(-errno, "open", "open %s: %s", root, strerror(errno));
     }
 
+    pid_t pid;
+    if (a.userns_init) {
+        /* clone, not unshare + fork: namespaces created with CLONE_NEWUSER in one call are owned by the new
+         * user namespace, so its root may mount proc for its pid namespace. The child waits on the start
+         * pipe until the maps are written. A raw clone is a fork as far as this child is concerned: it is
+         * single-threaded and touches no glibc state that a fork would reset (no threads, no raise). */
+        unsigned long flags = CLONE_NEWUSER | SIGCHLD;
+        if (spec->namespaces->pid)
+            flags |= CLONE_NEWPID;
+        pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+        if (pid == 0)
+            child_main(&a);
+        if (pid < 0)
+            SPAWN_FAIL(-errno, "clone", "clone a user namespace: %s", strerror(errno));
+        r = userns_prepare(p, pid, spec, ps, err, errlen, op, oplen);
+        static const char mapped = 'm';
+        if (r == 0 && write(sp[1], &mapped, 1) != 1)
+            r = -errno;
+        if (r < 0) {
+            kill(pid, SIGKILL); /* reaped as an orphan: no record has its pid */
+            if (!err[0]) {
+                snprintf(err, errlen, "release the user namespace child: %s", strerror(-r));
+                snprintf(op, oplen, "write");
+            }
+            goto out;
+        }
+        goto spawned;
+    }
+
     /* A new (or the container's) pid namespace applies to children only: switch the agent's
      * pid_for_children, fork, and switch it back at once. */
     if (a.is_init && spec->namespaces && spec->namespaces->pid) {
@@ -222,7 +306,7 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
         pidns_changed = true;
     }
 
-    pid_t pid = fork();
+    pid = fork();
     if (pid == 0)
         child_main(&a);
     int fork_errno = errno;
@@ -231,6 +315,7 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
     if (pid < 0)
         SPAWN_FAIL(-fork_errno, "fork", "fork: %s", strerror(fork_errno));
 
+spawned:
     p->pid = pid;
     p->state = P_CREATING;
     p->ev_status.fd = st[0];
@@ -306,10 +391,9 @@ static void unlink_process(struct process *p)
     proc_graveyard = p;
 }
 
-/* The child could not set itself up (or died before saying so). */
-/* There is no RPC to forget an exec (containerd's exec delete is host-side bookkeeping), and probes exec
- * forever: keep the records of the most recent AGENT_MAX_FINISHED_EXECS finished execs whose exit was
- * reported and whose output reached EOF, and forget older ones. */
+/* The host forgets an exec with DeleteProcess when containerd deletes it. As a safety net against a host
+ * that does not (probes exec forever): keep the records of the most recent AGENT_MAX_FINISHED_EXECS
+ * finished execs whose exit was reported and whose output reached EOF, and forget older ones. */
 void container_prune_execs(struct container *c)
 {
     int finished = 0;
@@ -327,6 +411,28 @@ void container_prune_execs(struct container *c)
     }
 }
 
+static void fail_calls(struct call **list, int code, const char *fmt, const char *id);
+
+void process_delete(struct process *p)
+{
+    /* What is still pending has its natural answer: output at EOF, nowhere to write. */
+    for (int i = 0; i < 2; i++) {
+        while (p->reads[i]) {
+            struct call *call = p->reads[i];
+            p->reads[i] = call->next;
+            A3s__Guest__V1__ReadOutputResponse r = A3S__GUEST__V1__READ_OUTPUT_RESPONSE__INIT;
+            r.eof = true;
+            reply_msg(call->stream, call->gen, &r.base);
+            call_free(call);
+        }
+    }
+    fail_calls(&p->writes, CODE_NOT_FOUND, "process `%s` was deleted", p->exec_id);
+    log_debug("container `%s`: exec `%s` deleted", p->c->id, p->exec_id);
+    unlink_process(p);
+    timer_update();
+}
+
+/* The child could not set itself up (or died before saying so). */
 static void setup_failed(struct process *p, int err, const char *op, const char *msg)
 {
     struct container *c = p->c;
@@ -710,6 +816,8 @@ void graveyard_flush(void)
         calls_free(&c->pause_calls);
         calls_free(&c->oom_calls);
         calls_free(&c->create_fail_call);
+        if (c->devcg_fd >= 0)
+            close(c->devcg_fd);
         free(c->fail_msg);
         free(c->cgroup);
         free(c->id);

@@ -5,6 +5,7 @@
  * FAILED_PRECONDITION, INVALID_ARGUMENT); a failed syscall is UNKNOWN with an ErrorDetail carrying errno
  * and the operation. Messages are lower-case, identifiers in backquotes. */
 #include "agent.h"
+#include "attrs.h"
 #include "cgroup.h"
 #include "log.h"
 #include "util.h"
@@ -172,7 +173,76 @@ static bool validate_process(struct rctx *r, const A3s__Guest__V1__ProcessSpec *
         ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "cwd `%s` is not absolute", ps->cwd);
         return false;
     }
+    char err[256];
+    if (attrs_check(ps, err, sizeof(err)) < 0) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "%s", err);
+        return false;
+    }
     return true;
+}
+
+/* What the child would only find out halfway through its setup. */
+static bool validate_container(struct rctx *r, const char *id, const A3s__Guest__V1__ContainerSpec *spec)
+{
+    const A3s__Guest__V1__Namespaces *ns = spec->namespaces;
+    char err[256];
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const A3s__Guest__V1__Mount *m = spec->mounts[i];
+        if (!m->destination || m->destination[0] != '/') {
+            ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: mount destination `%s` is not absolute", id,
+                m->destination ? m->destination : "");
+            return false;
+        }
+    }
+    bool userns = ns && ns->user;
+    if (userns && (!spec->n_uid_mappings || !spec->n_gid_mappings)) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: a user namespace needs uid and gid mappings", id);
+        return false;
+    }
+    if (!userns && (spec->n_uid_mappings || spec->n_gid_mappings)) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: uid/gid mappings need a user namespace", id);
+        return false;
+    }
+    if (spec->n_time_offsets && !(ns && ns->time)) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: time offsets need a time namespace", id);
+        return false;
+    }
+    for (size_t i = 0; i < spec->n_time_offsets; i++) {
+        const A3s__Guest__V1__TimeOffset *t = spec->time_offsets[i];
+        if ((strcmp(t->clock, "monotonic") && strcmp(t->clock, "boottime")) || t->nanosecs > 999999999) {
+            ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: time offset of clock `%s` (%u ns)", id, t->clock,
+                t->nanosecs);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < spec->n_devices; i++) {
+        const A3s__Guest__V1__Device *d = spec->devices[i];
+        if (!d->path || d->path[0] != '/' || !d->type || strlen(d->type) != 1 || !strchr("cubp", d->type[0])) {
+            ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: device `%s` of type `%s`", id,
+                d->path ? d->path : "", d->type ? d->type : "");
+            return false;
+        }
+    }
+    static const char *const props[] = { "", "private", "rprivate", "shared", "rshared", "slave", "rslave",
+                                         "unbindable", "runbindable" };
+    size_t k = 0;
+    while (k < ARRAY_SIZE(props) && strcmp(props[k], spec->rootfs_propagation ? spec->rootfs_propagation : "") != 0)
+        k++;
+    if (k == ARRAY_SIZE(props)) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: unknown rootfs propagation `%s`", id,
+            spec->rootfs_propagation);
+        return false;
+    }
+    unsigned long pers;
+    if (personality_from_name(spec->personality, &pers) < 0) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: unknown personality `%s`", id, spec->personality);
+        return false;
+    }
+    if (cgroup_check(spec->resources, err, sizeof(err)) < 0) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: %s", id, err);
+        return false;
+    }
+    return validate_process(r, spec->process);
 }
 
 /* --- handlers --- */
@@ -220,19 +290,13 @@ static void h_create(struct rctx *r, void *msg)
         ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: spec.rootfs is required", req->container_id);
         return;
     }
-    if (!validate_process(r, spec->process))
+    if (!validate_container(r, req->container_id, spec))
         return;
-    for (size_t i = 0; i < spec->n_mounts; i++) {
-        const A3s__Guest__V1__Mount *m = spec->mounts[i];
-        if (!m->destination || m->destination[0] != '/') {
-            ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: mount destination `%s` is not absolute",
-                req->container_id, m->destination ? m->destination : "");
-            return;
-        }
-    }
 
     struct container *c = xcalloc(1, sizeof(*c));
     c->id = xstrdup(req->container_id);
+    c->devcg_fd = -1;
+    c->has_personality = personality_from_name(spec->personality, &c->personality) > 0;
     int rc = cgroup_create(c->id, &c->cgroup);
     if (rc < 0) {
         ERR(r, CODE_UNKNOWN, -rc, "mkdir", "create container `%s`: cgroup: %s", c->id, strerror(-rc));
@@ -240,9 +304,11 @@ static void h_create(struct rctx *r, void *msg)
         free(c);
         return;
     }
-    if (c->cgroup && (rc = cgroup_apply(c->cgroup, spec->resources, err, sizeof(err))) < 0) {
+    if (c->cgroup && (rc = cgroup_apply(c->cgroup, spec->resources, &c->devcg_fd, err, sizeof(err))) < 0) {
         ERR(r, rc == -EINVAL ? CODE_INVALID_ARGUMENT : CODE_UNKNOWN, -rc, "write",
             "create container `%s`: %s: %s", c->id, err, strerror(-rc));
+        if (c->devcg_fd >= 0)
+            close(c->devcg_fd);
         cgroup_remove(c->cgroup);
         free(c->cgroup);
         free(c->id);
@@ -524,7 +590,7 @@ static void h_update(struct rctx *r, void *msg)
     struct container *c = get_cgroup_container(r, req->container_id, "update");
     if (!c)
         return;
-    int rc = cgroup_apply(c->cgroup, req->resources, err, sizeof(err));
+    int rc = cgroup_apply(c->cgroup, req->resources, &c->devcg_fd, err, sizeof(err));
     if (rc < 0) {
         ERR(r, rc == -EINVAL ? CODE_INVALID_ARGUMENT : CODE_UNKNOWN, -rc, "write", "update container `%s`: %s: %s",
             c->id, err, strerror(-rc));
@@ -604,6 +670,25 @@ static void h_destroy(struct rctx *r, void *msg)
     container_destroy(c);
 }
 
+static void h_delete_process(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__DeleteProcessRequest *req = msg;
+    if (!req->exec_id || !req->exec_id[0]) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "the first process of a container is deleted with DestroyContainer");
+        return;
+    }
+    struct process *p = get_process(r, req->container_id, req->exec_id);
+    if (!p)
+        return;
+    if (p->state != P_EXITED) {
+        ERR(r, CODE_FAILED_PRECONDITION, 0, NULL, "cannot delete exec `%s` in container `%s`: it is %s", p->exec_id,
+            p->c->id, proc_state_name(p->state));
+        return;
+    }
+    process_delete(p);
+    reply_empty(r->stream, r->gen);
+}
+
 /* --- dispatch --- */
 
 struct method {
@@ -630,6 +715,7 @@ static const struct method methods[] = {
     { "ListPids", &a3s__guest__v1__container_request__descriptor, h_pids },
     { "WaitOom", &a3s__guest__v1__wait_oom_request__descriptor, h_wait_oom },
     { "DestroyContainer", &a3s__guest__v1__container_request__descriptor, h_destroy },
+    { "DeleteProcess", &a3s__guest__v1__delete_process_request__descriptor, h_delete_process },
 };
 
 void rpc_dispatch(uint32_t stream, const uint8_t *payload, size_t len)

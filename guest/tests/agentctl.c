@@ -6,14 +6,23 @@
  *   agentctl SOCK run --rootfs DIR [--id ID] [OPTS] -- CMD...     create, start, stream, wait, destroy
  *   agentctl SOCK create --id ID --rootfs DIR [OPTS] -- CMD...    create (parked)
  *   agentctl SOCK start --id ID [--exec-id E]
+ *   agentctl SOCK execcreate --id ID --exec-id E [OPTS] -- CMD...   ExecProcess only (parked)
  *   agentctl SOCK exec --id ID [--exec-id E] [-n N] [OPTS] -- CMD...   N execs at once, streamed
  *   agentctl SOCK wait|output|destroy|pids|stats|pause|resume|waitoom --id ID [--exec-id E]
- *   agentctl SOCK update --id ID --memory BYTES
+ *   agentctl SOCK update --id ID [--memory BYTES] [--dev-rule RULE...]
+ *   agentctl SOCK delete --id ID --exec-id E                       DeleteProcess
  *   agentctl SOCK kill --id ID [--exec-id E] [--signal N] [--all]
  *   agentctl SOCK raw garbage|oversize|unknown|badstream
  * OPTS: --tty --stdin --cwd DIR --env K=V --user UID[:GID] --size COLSxROWS --resize COLSxROWS
- *       --hostname H --readonly --no-caps --no-nnp --mount TYPE:SRC:DST[:OPT,...] --timeout SECS
- *       --memory BYTES --seccomp-deny NAME[,NAME...] (default allow, these fail with EPERM)
+ *       --hostname H --readonly --no-nnp --mount TYPE:SRC:DST[:OPT,...] --timeout SECS
+ *       --no-caps (capabilities present, every set empty) --keep-caps (capabilities absent)
+ *       --memory BYTES (-1 = max) --seccomp-deny NAME[,NAME...] (default allow, these fail with EPERM)
+ *       --sched POLICY[:NICE[:PRIORITY]] --ioprio CLASS:LEVEL (IOPRIO_CLASS_ prefix optional)
+ *       --userns CID:HID:SIZE (user namespace, same map for uids and gids)
+ *       --time-offset CLOCK:SECS[:NSECS] (time namespace) --personality LINUX|LINUX32
+ *       --device TYPE:MAJOR:MINOR:PATH[:MODE[:UID:GID]] --rootfs-propagation P --sysctl K=V
+ *       --dev-rule allow|deny:TYPE[:MAJOR:MINOR[:ACCESS]] ("*" = any) --hugetlb SIZE:BYTES
+ *       --cpu-idle N --cpu-burst USEC --no-cgroupns
  * Exit: the process's status for run/exec; 0 for other commands; 125 when the agent answered an error. */
 #include "log.h"
 #include "pb.h"
@@ -312,7 +321,20 @@ static void check(const char *what, struct sync_result *r)
 
 struct opts {
     const char *id, *exec_id, *rootfs, *cwd, *hostname;
-    bool tty, stdin_, readonly, no_caps, all, no_nnp;
+    bool tty, stdin_, readonly, no_caps, keep_caps, all, no_nnp;
+    const char *sched, *ioprio, *userns, *personality, *propagation;
+    char *time_offsets[4];
+    size_t n_time_offsets;
+    char *devices[16];
+    size_t n_devices;
+    char *dev_rules[32];
+    size_t n_dev_rules;
+    char *sysctls[8];
+    size_t n_sysctls;
+    char *hugetlb[4];
+    size_t n_hugetlb;
+    int64_t cpu_idle, cpu_burst;
+    bool has_cpu_idle, has_cpu_burst, no_cgroupns;
     const char *seccomp_deny;
     int64_t memory;
     uint32_t uid, gid;
@@ -345,7 +367,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         { "timeout", required_argument, NULL, 'T' }, { "signal", required_argument, NULL, 's' },
         { "all", no_argument, NULL, 'a' }, { "count", required_argument, NULL, 'n' },
         { "no-nnp", no_argument, NULL, 'N' }, { "seccomp-deny", required_argument, NULL, 'D' },
-        { "memory", required_argument, NULL, 'M' }, { 0 },
+        { "memory", required_argument, NULL, 'M' }, { "keep-caps", no_argument, NULL, 'K' },
+        { "sched", required_argument, NULL, 1 }, { "ioprio", required_argument, NULL, 2 },
+        { "userns", required_argument, NULL, 3 }, { "time-offset", required_argument, NULL, 4 },
+        { "personality", required_argument, NULL, 5 }, { "device", required_argument, NULL, 6 },
+        { "rootfs-propagation", required_argument, NULL, 7 }, { "dev-rule", required_argument, NULL, 8 },
+        { "sysctl", required_argument, NULL, 9 }, { "hugetlb", required_argument, NULL, 10 },
+        { "cpu-idle", required_argument, NULL, 11 }, { "cpu-burst", required_argument, NULL, 12 },
+        { "no-cgroupns", no_argument, NULL, 13 }, { 0 },
     };
     memset(o, 0, sizeof(*o));
     o->n = 1;
@@ -376,6 +405,20 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 'N': o->no_nnp = true; break;
         case 'D': o->seccomp_deny = optarg; break;
         case 'M': o->memory = strtoll(optarg, NULL, 10); break;
+        case 'K': o->keep_caps = true; break;
+        case 1: o->sched = optarg; break;
+        case 2: o->ioprio = optarg; break;
+        case 3: o->userns = optarg; break;
+        case 4: if (o->n_time_offsets < ARRAY_SIZE(o->time_offsets)) o->time_offsets[o->n_time_offsets++] = optarg; break;
+        case 5: o->personality = optarg; break;
+        case 6: if (o->n_devices < ARRAY_SIZE(o->devices)) o->devices[o->n_devices++] = optarg; break;
+        case 7: o->propagation = optarg; break;
+        case 8: if (o->n_dev_rules < ARRAY_SIZE(o->dev_rules)) o->dev_rules[o->n_dev_rules++] = optarg; break;
+        case 9: if (o->n_sysctls < ARRAY_SIZE(o->sysctls)) o->sysctls[o->n_sysctls++] = optarg; break;
+        case 10: if (o->n_hugetlb < ARRAY_SIZE(o->hugetlb)) o->hugetlb[o->n_hugetlb++] = optarg; break;
+        case 11: o->cpu_idle = strtoll(optarg, NULL, 10); o->has_cpu_idle = true; break;
+        case 12: o->cpu_burst = strtoll(optarg, NULL, 10); o->has_cpu_burst = true; break;
+        case 13: o->no_cgroupns = true; break;
         default: die("bad option");
         }
     }
@@ -433,14 +476,110 @@ static A3s__Guest__V1__ProcessSpec *make_process(const struct opts *o)
     nofile.soft = nofile.hard = 1024;
     ps->n_rlimits = 1;
     ps->rlimits = rl;
-    if (!o->no_caps) {
+    if (!o->keep_caps) {
         A3s__Guest__V1__Capabilities *caps = xcalloc(1, sizeof(*caps));
         a3s__guest__v1__capabilities__init(caps);
-        caps->n_bounding = caps->n_effective = caps->n_permitted = ARRAY_SIZE(default_caps);
-        caps->bounding = caps->effective = caps->permitted = (char **)default_caps;
+        if (!o->no_caps) {
+            caps->n_bounding = caps->n_effective = caps->n_permitted = ARRAY_SIZE(default_caps);
+            caps->bounding = caps->effective = caps->permitted = (char **)default_caps;
+        }
         ps->capabilities = caps;
     }
+    if (o->sched) {
+        A3s__Guest__V1__Scheduler *sc = xcalloc(1, sizeof(*sc));
+        a3s__guest__v1__scheduler__init(sc);
+        char *copy = xstrdup(o->sched), *save = NULL;
+        sc->policy = strtok_r(copy, ":", &save);
+        char *t = strtok_r(NULL, ":", &save);
+        if (t)
+            sc->nice = atoi(t);
+        if ((t = strtok_r(NULL, ":", &save)))
+            sc->priority = (uint32_t)atoi(t);
+        ps->scheduler = sc;
+    }
+    if (o->ioprio) {
+        A3s__Guest__V1__IoPriority *io = xcalloc(1, sizeof(*io));
+        a3s__guest__v1__io_priority__init(io);
+        char cls[64];
+        unsigned level = 0;
+        if (sscanf(o->ioprio, "%63[^:]:%u", cls, &level) < 1)
+            die("bad --ioprio `%s`", o->ioprio);
+        io->io_class = strncmp(cls, "IOPRIO_CLASS_", 13) == 0 ? xstrdup(cls) : xasprintf("IOPRIO_CLASS_%s", cls);
+        io->priority = level;
+        ps->io_priority = io;
+    }
     return ps;
+}
+
+/* "*" or a number */
+static bool any_or_u32(const char *s, uint32_t *out)
+{
+    if (!s || strcmp(s, "*") == 0)
+        return false;
+    *out = (uint32_t)strtoul(s, NULL, 10);
+    return true;
+}
+
+static A3s__Guest__V1__DeviceRule **make_dev_rules(const struct opts *o)
+{
+    A3s__Guest__V1__DeviceRule **rules = xcalloc(o->n_dev_rules + 1, sizeof(*rules));
+    for (size_t i = 0; i < o->n_dev_rules; i++) {
+        A3s__Guest__V1__DeviceRule *r = xcalloc(1, sizeof(*r));
+        a3s__guest__v1__device_rule__init(r);
+        char *copy = xstrdup(o->dev_rules[i]);
+        char *f[5] = { 0 };
+        char *save = NULL;
+        int k = 0;
+        for (char *t = strtok_r(copy, ":", &save); t && k < 5; t = strtok_r(NULL, ":", &save))
+            f[k++] = t;
+        if (k < 2 || (strcmp(f[0], "allow") && strcmp(f[0], "deny")))
+            die("bad --dev-rule `%s`", o->dev_rules[i]);
+        r->allow = strcmp(f[0], "allow") == 0;
+        r->type = f[1];
+        if (any_or_u32(f[2], &r->major))
+            r->opt_major_case = A3S__GUEST__V1__DEVICE_RULE__OPT_MAJOR_MAJOR;
+        if (any_or_u32(f[3], &r->minor))
+            r->opt_minor_case = A3S__GUEST__V1__DEVICE_RULE__OPT_MINOR_MINOR;
+        r->access = f[4] ? f[4] : "rwm";
+        rules[i] = r;
+    }
+    return rules;
+}
+
+static A3s__Guest__V1__CgroupResources *make_resources(const struct opts *o)
+{
+    if (!o->memory && !o->n_dev_rules && !o->n_hugetlb && !o->has_cpu_idle && !o->has_cpu_burst)
+        return NULL;
+    A3s__Guest__V1__CgroupResources *res = xcalloc(1, sizeof(*res));
+    a3s__guest__v1__cgroup_resources__init(res);
+    if (o->memory) {
+        res->opt_memory_max_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_MEMORY_MAX_MEMORY_MAX;
+        res->memory_max = o->memory;
+    }
+    if (o->has_cpu_idle) {
+        res->opt_cpu_idle_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_CPU_IDLE_CPU_IDLE;
+        res->cpu_idle = o->cpu_idle;
+    }
+    if (o->has_cpu_burst) {
+        res->opt_cpu_burst_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_CPU_BURST_CPU_BURST;
+        res->cpu_burst = (uint64_t)o->cpu_burst;
+    }
+    res->n_hugetlb_max = o->n_hugetlb;
+    res->hugetlb_max = xcalloc(o->n_hugetlb + 1, sizeof(*res->hugetlb_max));
+    for (size_t i = 0; i < o->n_hugetlb; i++) {
+        A3s__Guest__V1__CgroupResources__HugetlbMaxEntry *e = xcalloc(1, sizeof(*e));
+        a3s__guest__v1__cgroup_resources__hugetlb_max_entry__init(e);
+        char *copy = xstrdup(o->hugetlb[i]), *colon = strchr(copy, ':');
+        if (!colon)
+            die("bad --hugetlb `%s`", o->hugetlb[i]);
+        *colon = '\0';
+        e->key = copy;
+        e->value = strtoll(colon + 1, NULL, 10);
+        res->hugetlb_max[i] = e;
+    }
+    res->n_devices = o->n_dev_rules;
+    res->devices = make_dev_rules(o);
+    return res;
 }
 
 static A3s__Guest__V1__Mount *mount_of(const char *type, const char *src, const char *dst, const char *opts)
@@ -500,16 +639,84 @@ static A3s__Guest__V1__ContainerSpec *make_spec(const struct opts *o)
     A3s__Guest__V1__Namespaces *ns = xcalloc(1, sizeof(*ns));
     a3s__guest__v1__namespaces__init(ns);
     ns->mount = ns->pid = ns->uts = ns->ipc = ns->cgroup = true;
+    ns->cgroup = !o->no_cgroupns;
     s->namespaces = ns;
     s->process = make_process(o);
-    if (o->memory) {
-        A3s__Guest__V1__CgroupResources *res = xcalloc(1, sizeof(*res));
-        a3s__guest__v1__cgroup_resources__init(res);
-        res->opt_memory_max_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_MEMORY_MAX_MEMORY_MAX;
-        res->memory_max = o->memory;
-        res->opt_memory_swap_max_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_MEMORY_SWAP_MAX_MEMORY_SWAP_MAX;
-        res->memory_swap_max = 0;
-        s->resources = res;
+    s->resources = make_resources(o);
+    if (o->memory > 0) {
+        s->resources->opt_memory_swap_max_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_MEMORY_SWAP_MAX_MEMORY_SWAP_MAX;
+        s->resources->memory_swap_max = 0;
+    }
+    if (o->userns) {
+        A3s__Guest__V1__IdMapping *m = xcalloc(1, sizeof(*m));
+        a3s__guest__v1__id_mapping__init(m);
+        if (sscanf(o->userns, "%u:%u:%u", &m->container_id, &m->host_id, &m->size) != 3)
+            die("bad --userns `%s`", o->userns);
+        static A3s__Guest__V1__IdMapping *maps[1];
+        maps[0] = m;
+        ns->user = true;
+        s->n_uid_mappings = s->n_gid_mappings = 1;
+        s->uid_mappings = s->gid_mappings = maps;
+    }
+    if (o->n_time_offsets) {
+        ns->time = true;
+        s->n_time_offsets = o->n_time_offsets;
+        s->time_offsets = xcalloc(o->n_time_offsets, sizeof(*s->time_offsets));
+        for (size_t i = 0; i < o->n_time_offsets; i++) {
+            A3s__Guest__V1__TimeOffset *t = xcalloc(1, sizeof(*t));
+            a3s__guest__v1__time_offset__init(t);
+            char clock[32];
+            long long secs = 0;
+            if (sscanf(o->time_offsets[i], "%31[^:]:%lld:%u", clock, &secs, &t->nanosecs) < 2)
+                die("bad --time-offset `%s`", o->time_offsets[i]);
+            t->clock = xstrdup(clock);
+            t->secs = secs;
+            s->time_offsets[i] = t;
+        }
+    }
+    s->personality = (char *)(o->personality ? o->personality : "");
+    s->rootfs_propagation = (char *)(o->propagation ? o->propagation : "");
+    s->n_devices = o->n_devices;
+    s->devices = xcalloc(o->n_devices + 1, sizeof(*s->devices));
+    for (size_t i = 0; i < o->n_devices; i++) {
+        A3s__Guest__V1__Device *d = xcalloc(1, sizeof(*d));
+        a3s__guest__v1__device__init(d);
+        char *copy = xstrdup(o->devices[i]);
+        char *f[7] = { 0 };
+        char *save = NULL;
+        int k = 0;
+        for (char *t = strtok_r(copy, ":", &save); t && k < 7; t = strtok_r(NULL, ":", &save))
+            f[k++] = t;
+        if (k < 4)
+            die("bad --device `%s`", o->devices[i]);
+        d->type = f[0];
+        d->major = (uint32_t)strtoul(f[1], NULL, 10);
+        d->minor = (uint32_t)strtoul(f[2], NULL, 10);
+        d->path = f[3];
+        if (f[4]) {
+            d->opt_file_mode_case = A3S__GUEST__V1__DEVICE__OPT_FILE_MODE_FILE_MODE;
+            d->file_mode = (uint32_t)strtoul(f[4], NULL, 8);
+        }
+        if (f[5] && f[6]) {
+            d->opt_uid_case = A3S__GUEST__V1__DEVICE__OPT_UID_UID;
+            d->uid = (uint32_t)strtoul(f[5], NULL, 10);
+            d->opt_gid_case = A3S__GUEST__V1__DEVICE__OPT_GID_GID;
+            d->gid = (uint32_t)strtoul(f[6], NULL, 10);
+        }
+        s->devices[i] = d;
+    }
+    s->n_sysctls = o->n_sysctls;
+    s->sysctls = xcalloc(o->n_sysctls + 1, sizeof(*s->sysctls));
+    for (size_t i = 0; i < o->n_sysctls; i++) {
+        A3s__Guest__V1__ContainerSpec__SysctlsEntry *e = xcalloc(1, sizeof(*e));
+        a3s__guest__v1__container_spec__sysctls_entry__init(e);
+        char *copy = xstrdup(o->sysctls[i]), *eq = strchr(copy, '=');
+        if (!eq)
+            die("bad --sysctl `%s`", o->sysctls[i]);
+        *eq = '\0';
+        e->key = copy;
+        e->value = eq + 1;
+        s->sysctls[i] = e;
     }
     return s;
 }
@@ -788,6 +995,21 @@ static int cmd_exec(struct opts *o)
     return run_jobs(jobs, o->n);
 }
 
+static int cmd_exec_create(struct opts *o)
+{
+    if (!o->id || !o->exec_id || !o->n_args)
+        die("execcreate needs --id, --exec-id and a command");
+    A3s__Guest__V1__ExecProcessRequest req = A3S__GUEST__V1__EXEC_PROCESS_REQUEST__INIT;
+    req.container_id = (char *)o->id;
+    req.exec_id = (char *)o->exec_id;
+    req.process = make_process(o);
+    struct sync_result r = call_sync("ExecProcess", &req.base);
+    check("exec", &r);
+    A3s__Guest__V1__ExecProcessResponse *er = a3s__guest__v1__exec_process_response__unpack(NULL, r.len, r.payload);
+    printf("%u\n", er ? er->pid : 0);
+    return 0;
+}
+
 /* Reads a process's stdout and stderr to EOF (e.g. after it exited) without starting or waiting. */
 static int cmd_output(struct opts *o)
 {
@@ -824,15 +1046,21 @@ static int cmd_simple(const char *cmd, struct opts *o)
     }
     if (strcmp(cmd, "update") == 0) {
         A3s__Guest__V1__UpdateContainerRequest r = A3S__GUEST__V1__UPDATE_CONTAINER_REQUEST__INIT;
-        A3s__Guest__V1__CgroupResources res = A3S__GUEST__V1__CGROUP_RESOURCES__INIT;
+        A3s__Guest__V1__CgroupResources empty = A3S__GUEST__V1__CGROUP_RESOURCES__INIT;
         r.container_id = (char *)o->id;
-        r.resources = &res;
-        if (o->memory) {
-            res.opt_memory_max_case = A3S__GUEST__V1__CGROUP_RESOURCES__OPT_MEMORY_MAX_MEMORY_MAX;
-            res.memory_max = o->memory;
-        }
+        r.resources = make_resources(o);
+        if (!r.resources)
+            r.resources = &empty;
         struct sync_result rs = call_sync("UpdateContainer", &r.base);
         check("update", &rs);
+        return 0;
+    }
+    if (strcmp(cmd, "delete") == 0) {
+        A3s__Guest__V1__DeleteProcessRequest r = A3S__GUEST__V1__DELETE_PROCESS_REQUEST__INIT;
+        r.container_id = (char *)o->id;
+        r.exec_id = (char *)(o->exec_id ? o->exec_id : "");
+        struct sync_result rs = call_sync("DeleteProcess", &r.base);
+        check("delete", &rs);
         return 0;
     }
     if (strcmp(cmd, "waitoom") == 0) {
@@ -988,5 +1216,7 @@ int main(int argc, char **argv)
         return cmd_run(&o, true, false);
     if (strcmp(cmd, "exec") == 0)
         return cmd_exec(&o);
+    if (strcmp(cmd, "execcreate") == 0)
+        return cmd_exec_create(&o);
     return cmd_simple(cmd, &o);
 }

@@ -264,8 +264,61 @@ t_caps_and_nnp() {
     out=$(run -- sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status') || return 1
     echo "$out" | grep -q 'CapEff:.*00000000a80425fb' || fail "caps: $out" || return 1
     echo "$out" | grep -q 'NoNewPrivs:.*1' || fail "nnp: $out" || return 1
-    out=$(run --no-caps -- sh -c 'grep CapEff /proc/self/status')
-    echo "$out" | grep -q 'CapEff:.*0000000000000000' || fail "no caps: $out"
+    # present with every set empty: exactly that, nothing
+    out=$(run --no-caps -- sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/self/status' | awk '{print $2}' | tr '\n' ' ')
+    expect_eq "$out" "0000000000000000 0000000000000000 " "empty capability sets"
+}
+
+# Absent capabilities follow runc: nothing is touched, so root keeps all it has (the agent's), and a
+# non-root uid loses them by the kernel's rule with the bounding set intact.
+t_caps_absent() {
+    local out eff prm bnd want
+    out=$(run --keep-caps -- sh -c 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status') || return 1
+    eff=$(echo "$out" | awk '/^CapEff/ {print $2}'); prm=$(echo "$out" | awk '/^CapPrm/ {print $2}')
+    bnd=$(echo "$out" | awk '/^CapBnd/ {print $2}')
+    [ "$eff" != 0000000000000000 ] && [ "$eff" = "$prm" ] && [ "$eff" = "$bnd" ] || fail "root: $out" || return 1
+    if [ "$VM" = 0 ]; then
+        want=$(awk '/^CapBnd/ {print $2}' "/proc/$AGENT_PID/status")
+        expect_eq "$bnd" "$want" "the agent's bounding set" || return 1
+    fi
+    out=$(run --keep-caps --user 1000:1000 -- sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/self/status' | awk '{print $2}' | tr '\n' ' ')
+    expect_eq "$out" "0000000000000000 $bnd " "non-root uid" || return 1
+    # the filter is then loaded before the uid change (no no_new_privs, no CAP_SYS_ADMIN afterwards)
+    out=$(run --keep-caps --no-nnp --user 1000:1000 --seccomp-deny mkdir,mkdirat -- sh -c 'mkdir /tmp/d 2>/dev/null || echo denied') || return 1
+    expect_eq "$out" denied "seccomp with absent capabilities" || return 1
+    ctl create --id capx --rootfs "$ROOTFS" -- sleep 100 >/dev/null && ctl start --id capx || return 1
+    out=$(ctl exec --id capx --keep-caps -- sh -c 'grep CapEff /proc/self/status' | awk '{print $2}')
+    ctl destroy --id capx
+    expect_eq "$out" "$bnd" "exec with absent capabilities"
+}
+
+t_delete_process() {
+    ctl create --id del --rootfs "$ROOTFS" -- sleep 1000 >/dev/null && ctl start --id del || return 1
+    local rc bad=0
+    ctl exec --id del --exec-id e1 -- sh -c 'exit 3'; rc=$?
+    expect_eq "$rc" 3 || bad=1
+    ctl delete --id del --exec-id e1 || bad=1
+    ctl wait --id del --exec-id e1 >/dev/null 2>"$WORK/err"; rc=$?
+    [ "$rc" = 125 ] && grep -q 'code 5' "$WORK/err" || { echo "    deleted exec still known: $rc $(cat "$WORK/err")"; bad=1; }
+    ctl exec --id del --exec-id e1 -- sh -c 'exit 4'; rc=$?
+    expect_eq "$rc" 4 "exec id used again after delete" || bad=1
+    # not finished: created (parked), then running
+    ctl execcreate --id del --exec-id e2 -- sleep 100 >/dev/null || bad=1
+    ctl delete --id del --exec-id e2 2>"$WORK/err"
+    grep -q 'code 9: cannot delete exec `e2` in container `del`: it is created' "$WORK/err" || { echo "    created: $(cat "$WORK/err")"; bad=1; }
+    ctl start --id del --exec-id e2 || bad=1
+    ctl delete --id del --exec-id e2 2>"$WORK/err"
+    grep -q 'code 9: cannot delete exec `e2` in container `del`: it is running' "$WORK/err" || { echo "    running: $(cat "$WORK/err")"; bad=1; }
+    ctl kill --id del --exec-id e2 --signal 9 || bad=1
+    ctl wait --id del --exec-id e2 >/dev/null
+    ctl output --id del --exec-id e2 || bad=1
+    ctl delete --id del --exec-id e2 || bad=1
+    ctl delete --id del --exec-id nosuch 2>"$WORK/err"
+    grep -q 'code 5: process `nosuch` not found' "$WORK/err" || { echo "    unknown: $(cat "$WORK/err")"; bad=1; }
+    ctl delete --id del 2>"$WORK/err"
+    grep -q 'code 3: ' "$WORK/err" || { echo "    init: $(cat "$WORK/err")"; bad=1; }
+    ctl destroy --id del || bad=1
+    return $bad
 }
 
 t_namespaces_and_mounts() {
@@ -286,7 +339,155 @@ t_bind_mount() {
     local out
     out=$(run --mount "bind:$GSHARE/c/mounts/0:/data:ro" --mount "bind:$GSHARE/c/mounts/1:/etc/single.txt" -- \
         sh -c 'cat /data/file; cat /etc/single.txt; touch /data/x 2>/dev/null && echo rw || echo ro') || return 1
-    expect_eq "$out" "$(printf 'shared-data\nsingle\nro')"
+    expect_eq "$out" "$(printf 'shared-data\nsingle\nro')" || return 1
+    # per-mount flags that are no filesystem data: nosymfollow
+    out=$(run --mount "tmpfs:tmpfs:/nsf:nosymfollow,size=1m" -- sh -c 'ln -s /etc/passwd /nsf/l; cat /nsf/l >/dev/null 2>&1 && echo followed || echo not-followed') || return 1
+    expect_eq "$out" not-followed "nosymfollow"
+}
+
+# A rootfs owned by 100000:100000 on the share (as containerd's --uidmap leaves it) and a user namespace
+# mapping 0 -> 100000: root inside owns the files, and what it creates is 100000 outside.
+t_user_namespace() {
+    local hroot=$SHARE/u/rootfs groot=$GSHARE/u/rootfs out
+    # the mapped root must be able to search the directories above the rootfs (as with runc)
+    [ "$VM" = 0 ] && chmod 755 "$WORK"
+    make_rootfs "$hroot"
+    chown -R 100000:100000 "$hroot" && chown -R 101000:101000 "$hroot/home/user"
+    out=$(ctl run --rootfs "$groot" --userns 0:100000:65536 -- sh -c 'id -u; id -g; cat /proc/self/uid_map | tr -s " "; stat -c %u /bin/busybox; touch /root/made-inside; ls /sys/kernel >/dev/null && echo sys-ok; echo $$; echo x > /dev/null && echo null-ok; hostname') || return 1
+    expect_eq "$out" "$(printf '0\n0\n 0 100000 65536\n0\nsys-ok\n1\nnull-ok\na3s')" || return 1
+    expect_eq "$(stat -c %u:%g "$hroot/root/made-inside")" 100000:100000 "owner seen outside" || return 1
+    ctl create --id uns --rootfs "$groot" --userns 0:100000:65536 -- sleep 100 >/dev/null && ctl start --id uns || return 1
+    out=$(ctl exec --id uns --user 1000:1000 -- sh -c 'id -u; cat /proc/self/uid_map | tr -s " "; touch /home/user/f; echo $HOME')
+    ctl destroy --id uns
+    expect_eq "$out" "$(printf '1000\n 0 100000 65536\n/home/user')" "exec" || return 1
+    expect_eq "$(stat -c %u "$hroot/home/user/f")" 101000 "file of uid 1000 outside" || return 1
+    # cgroup2 needs a cgroup namespace owned by the user namespace; without one, the container's own
+    # cgroup directory is bound instead (runc's fallback)
+    local cg="--mount cgroup:cgroup:/sys/fs/cgroup:ro,nosuid"
+    out=$(ctl run --rootfs "$groot" --userns 0:100000:65536 $cg -- sh -c 'grep -cx 1 /sys/fs/cgroup/cgroup.procs') || return 1
+    expect_eq "$out" 1 "cgroup2 with a cgroup namespace" || return 1
+    out=$(ctl run --rootfs "$groot" --userns 0:100000:65536 --no-cgroupns $cg -- sh -c 'grep -c . /sys/fs/cgroup/cgroup.procs; awk "\$5 == \"/sys/fs/cgroup\" { o = substr(\$6, 1, 2) } END { print o }" /proc/self/mountinfo') || return 1
+    expect_eq "$(echo $out)" "2 ro" "cgroup2 without a cgroup namespace: the container's cgroup, read-only" || return 1
+    # a map the kernel refuses fails the create, and the id is free again
+    ctl create --id unsbad --rootfs "$groot" --userns 0:100000:0 -- true >/dev/null 2>"$WORK/err"
+    grep -q 'code 2: create container `unsbad`: uid_map of the user namespace: Invalid argument (errno 22, op write)' "$WORK/err" || fail "bad map: $(cat "$WORK/err")" || return 1
+    ctl create --id unsbad --rootfs "$groot" --userns 0:100000:65536 -- true >/dev/null && ctl destroy --id unsbad
+}
+
+t_time_namespace() {
+    local out
+    out=$(run --time-offset boottime:86400 --time-offset monotonic:3600:5 -- cat /proc/uptime) || return 1
+    echo "$out" | awk '{ exit !($1 >= 86400) }' || fail "uptime $out" || return 1
+    ctl create --id tns --rootfs "$ROOTFS" --time-offset boottime:172800 -- sleep 100 >/dev/null && ctl start --id tns || return 1
+    out=$(ctl exec --id tns -- cat /proc/uptime)
+    ctl destroy --id tns
+    echo "$out" | awk '{ exit !($1 >= 172800) }' || fail "exec uptime $out"
+}
+
+t_sched_ioprio_personality() {
+    local out
+    out=$(run --sched SCHED_BATCH:7 --ioprio BE:6 --personality LINUX32 -- sh -c 'awk "{print \$19, \$41}" /proc/self/stat; ionice; uname -m') || return 1
+    expect_eq "$out" "$(printf '7 3\nbest-effort: prio 6\ni686')" || return 1
+    ctl create --id sch --rootfs "$ROOTFS" --personality LINUX32 -- sleep 100 >/dev/null && ctl start --id sch || return 1
+    out=$(ctl exec --id sch --sched SCHED_IDLE --ioprio IDLE -- sh -c 'awk "{print \$41}" /proc/self/stat; ionice; uname -m')
+    ctl destroy --id sch
+    expect_eq "$out" "$(printf '5\nidle\ni686')" "exec" || return 1
+    run --sched SCHED_NOPE -- true 2>"$WORK/err"
+    grep -q 'code 3: unknown scheduling policy `SCHED_NOPE`' "$WORK/err" || fail "bad policy: $(cat "$WORK/err")"
+}
+
+t_devices() {
+    local out
+    out=$(run --device c:1:7:/dev/myfull:0640:1000:1000 --device p:0:0:/dev/fifo0 --device c:1:3:/dev/sub/null2 -- \
+        sh -c 'stat -c "%A %u %g %t %T" /dev/myfull /dev/fifo0 /dev/sub/null2; echo x > /dev/sub/null2 && echo ok') || return 1
+    expect_eq "$out" "$(printf 'crw-r----- 1000 1000 1 7\nprw-rw-rw- 0 0 0 0\ncrw-rw-rw- 0 0 1 3\nok')"
+}
+
+# rro and friends reach submounts (mount_setattr with AT_RECURSIVE); ro alone does not.
+t_recursive_mount_attrs() {
+    local src=$SHARE/c/mounts/2 out sub=0
+    mkdir -p "$src/sub"
+    if [ "$VM" = 0 ]; then
+        nsenter -t "$AGENT_PID" -m mount -t tmpfs tmpfs "$src/sub" && sub=1
+    fi
+    local probe='touch /rec/x 2>/dev/null && echo rw || echo ro; touch /rec/sub/y 2>/dev/null && echo rw || echo ro; grep " /rec/sub " /proc/self/mountinfo | grep -q nosuid && echo nosuid || echo suid'
+    out=$(run --mount "bind:$GSHARE/c/mounts/2:/rec:rbind,rro,rnosuid" -- sh -c "$probe")
+    local want_rec="ro ro nosuid" want_plain="ro rw suid" want_clear="rw rw suid"
+    if [ "$sub" = 0 ]; then want_rec="ro ro suid"; want_plain="ro ro suid"; want_clear="rw rw suid"; fi
+    expect_eq "$(echo $out)" "$want_rec" "rbind,rro,rnosuid" || { [ "$sub" = 1 ] && nsenter -t "$AGENT_PID" -m umount "$src/sub"; return 1; }
+    out=$(run --mount "bind:$GSHARE/c/mounts/2:/rec:rbind,ro" -- sh -c "$probe")
+    expect_eq "$(echo $out)" "$want_plain" "rbind,ro" || { [ "$sub" = 1 ] && nsenter -t "$AGENT_PID" -m umount "$src/sub"; return 1; }
+    out=$(run --mount "bind:$GSHARE/c/mounts/2:/rec:rbind,ro,rrw" -- sh -c "$probe")
+    [ "$sub" = 1 ] && nsenter -t "$AGENT_PID" -m umount "$src/sub"
+    rm -rf "$src"
+    expect_eq "$(echo $out)" "$want_clear" "rbind,ro,rrw"
+}
+
+t_rootfs_propagation() {
+    local out
+    local probe='awk "\$5 == \"/\" { print (/ shared:/ ? \"shared\" : \"private\") }" /proc/self/mountinfo'
+    out=$(run --rootfs-propagation rshared -- sh -c "$probe") || return 1
+    expect_eq "$out" shared "rshared" || return 1
+    out=$(run -- sh -c "$probe")
+    expect_eq "$out" private "default"
+}
+
+# sysctls are written before /proc/sys is made read-only (runc's order)
+t_sysctl() {
+    local out
+    out=$(run --sysctl kernel.msgmax=12345 -- sh -c 'cat /proc/sys/kernel/msgmax; (echo 1 > /proc/sys/kernel/msgmax) 2>/dev/null || echo ro') || return 1
+    expect_eq "$out" "$(printf '12345\nro')"
+}
+
+# The device allowlist as a cgroup v2 BPF program: created with the container, replaced by an update.
+t_device_cgroup() {
+    local probe='head -c 3 /dev/zero | wc -c; (echo x > /dev/zero) 2>/dev/null && echo zero-w || echo zero-no-w; (: < /dev/full) 2>/dev/null && echo full || echo no-full; (echo x > /dev/null) 2>/dev/null && echo null || echo no-null'
+    if ! ctl create --id dcg --rootfs "$ROOTFS" --dev-rule deny:a --dev-rule 'allow:c:*:*:m' --dev-rule 'allow:b:*:*:m' \
+            --dev-rule allow:c:1:3:rwm --dev-rule allow:c:1:5:r --dev-rule 'allow:c:136:*:rwm' --dev-rule allow:c:5:2:rwm \
+            -- sleep 100 >/dev/null 2>"$WORK/err"; then
+        grep -q 'cgroups are not available' "$WORK/err" && return 2
+        fail "$(cat "$WORK/err")"; return 1
+    fi
+    ctl start --id dcg || return 1
+    local out bad=0
+    out=$(ctl exec --id dcg -- sh -c "$probe")
+    expect_eq "$(echo $out)" "3 zero-no-w no-full null" "deny all, allow null and reading zero" || bad=1
+    ctl update --id dcg --dev-rule allow:a || bad=1
+    out=$(ctl exec --id dcg -- sh -c "$probe")
+    expect_eq "$(echo $out)" "3 zero-w full null" "after update: allow all" || bad=1
+    ctl update --id dcg --dev-rule allow:a --dev-rule deny:c:1:7:rw --dev-rule deny:c:1:5:w || bad=1
+    out=$(ctl exec --id dcg -- sh -c "$probe")
+    expect_eq "$(echo $out)" "3 zero-no-w no-full null" "after update: allow all but full and writing zero" || bad=1
+    ctl destroy --id dcg || bad=1
+    return $bad
+}
+
+# cgroup v2 files the runtime-spec maps to: hugetlb limits, cpu.idle, cpu.max.burst, "max" for -1.
+# Each part runs where the hierarchy has the controller (read inside, through a cgroup namespace).
+t_cgroup_files() {
+    local cg="--mount cgroup2:cgroup:/sys/fs/cgroup:ro" avail out ran=0
+    avail=$(ctl run --rootfs "$ROOTFS" $cg -- cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null) || return 2
+    if echo "$avail" | grep -qw hugetlb; then
+        ctl create --id cgf --rootfs "$ROOTFS" $cg --hugetlb 2MB:4194304 -- sleep 100 >/dev/null && ctl start --id cgf || return 1
+        out=$(ctl exec --id cgf -- cat /sys/fs/cgroup/hugetlb.2MB.max)
+        expect_eq "$out" 4194304 "hugetlb.2MB.max" || { ctl destroy --id cgf; return 1; }
+        ctl update --id cgf --hugetlb 2MB:-1 || return 1
+        out=$(ctl exec --id cgf -- cat /sys/fs/cgroup/hugetlb.2MB.max)
+        ctl destroy --id cgf
+        expect_eq "$out" max "hugetlb.2MB.max after update" || return 1
+        ran=1
+    fi
+    if echo "$avail" | grep -qw cpu; then
+        out=$(ctl run --rootfs "$ROOTFS" $cg --cpu-idle 1 --cpu-burst 1000 -- cat /sys/fs/cgroup/cpu.idle /sys/fs/cgroup/cpu.max.burst) || return 1
+        expect_eq "$(echo $out)" "1 1000" "cpu.idle, cpu.max.burst" || return 1
+        ran=1
+    fi
+    if echo "$avail" | grep -qw memory; then
+        out=$(ctl run --rootfs "$ROOTFS" $cg --memory -1 -- cat /sys/fs/cgroup/memory.max) || return 1
+        expect_eq "$out" max "memory.max of -1" || return 1
+        ran=1
+    fi
+    [ "$ran" = 1 ] || return 2
 }
 
 t_errors() {
@@ -400,8 +601,10 @@ t_no_fd_leak() {
 
 ALL_TESTS="hello echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
-pty_stdin cwd_env_user caps_and_nnp namespaces_and_mounts readonly_rootfs bind_mount errors pause_resume_stats
-seccomp oom update_resources protocol_abuse containers_survive_reconnect pending_calls_across_reconnect no_fd_leak"
+pty_stdin cwd_env_user caps_and_nnp caps_absent delete_process namespaces_and_mounts readonly_rootfs bind_mount
+user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
+device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
+containers_survive_reconnect pending_calls_across_reconnect no_fd_leak"
 
 if { [ "$VM" = 0 ] && [ -z "$AGENT_PID" ]; } || ! ctl hello >/dev/null 2>&1; then
     echo "FAIL the agent did not start:"; cat "$LOG"

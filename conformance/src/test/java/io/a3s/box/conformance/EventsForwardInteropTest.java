@@ -56,13 +56,13 @@ class EventsForwardInteropTest {
                 // ctr killed at the end of the test
             }
         });
-        try (EventPublisher publisher = new EventPublisher(containerd.ttrpcSocket(), "a3s-interop").start()) {
+        try (EventPublisher publisher = new EventPublisher(containerd.ttrpcSocket()).start()) {
             // ctr events subscribes asynchronously: publish until the subscription sees one
             String found = null;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             int sent = 0;
             while (found == null && System.nanoTime() < deadline) {
-                publisher.publish(TaskExit.newBuilder().setContainerId("interop-" + sent).setId("interop-" + sent)
+                publisher.publish("a3s-interop", TaskExit.newBuilder().setContainerId("interop-" + sent).setId("interop-" + sent)
                         .setPid(4242).setExitStatus(7)
                         .setExitedAt(Timestamp.newBuilder().setSeconds(1_700_000_000)).build());
                 sent++;
@@ -92,9 +92,9 @@ class EventsForwardInteropTest {
     void anEnvelopeContainerdRefusesIsDroppedAtOnceNotRetried() throws Exception {
         // An empty namespace fails containerd's envelope validation with INVALID_ARGUMENT: the publisher
         // must report it and move on, not retry it five times nor hang.
-        EventPublisher bad = new EventPublisher(containerd.ttrpcSocket(), "").start();
+        EventPublisher bad = new EventPublisher(containerd.ttrpcSocket()).start();
         long t0 = System.nanoTime();
-        bad.publish(TaskExit.newBuilder().setContainerId("x").setId("x").build());
+        bad.publish("", TaskExit.newBuilder().setContainerId("x").setId("x").build());
         bad.shutdown();
         assertTrue(bad.awaitTermination(Duration.ofSeconds(10)));
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(2), "no retry back-off for a refusal");

@@ -39,6 +39,12 @@ public final class PrivateContainerd implements AutoCloseable {
      * @param extraPath directories prepended to containerd's PATH (where it looks up shims), may be empty
      */
     public static PrivateContainerd start(List<Path> extraPath) throws IOException, InterruptedException {
+        return start(extraPath, java.util.Map.of());
+    }
+
+    /** As {@link #start(List)}, with extra environment for containerd (and so for the shims it runs). */
+    public static PrivateContainerd start(List<Path> extraPath, java.util.Map<String, String> env)
+            throws IOException, InterruptedException {
         if (!Files.isExecutable(CONTAINERD) || !Files.isExecutable(CTR)) {
             throw new IllegalStateException("containerd is not installed (" + CONTAINERD + "): run scripts/setup");
         }
@@ -69,6 +75,7 @@ public final class PrivateContainerd implements AutoCloseable {
         }
         path.append(System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
         pb.environment().put("PATH", path.toString());
+        pb.environment().putAll(env);
         pb.redirectErrorStream(true).redirectOutput(dir.resolve("containerd.log").toFile());
         Process p = pb.start();
         PrivateContainerd c = new PrivateContainerd(dir, p);

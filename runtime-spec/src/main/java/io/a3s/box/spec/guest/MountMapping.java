@@ -64,11 +64,13 @@ final class MountMapping {
     private static final Map<String, MountFlag> RECURSIVE_SETS = Map.of(
             "rro", MS_RDONLY, "rnosuid", MS_NOSUID, "rnodev", MS_NODEV, "rnoexec", MS_NOEXEC,
             "rnoatime", MS_NOATIME, "rnodiratime", MS_NODIRATIME, "rrelatime", MS_RELATIME,
-            "rstrictatime", MS_STRICTATIME);
+            "rstrictatime", MS_STRICTATIME, "rnosymfollow", MS_NOSYMFOLLOW);
     private static final Map<String, MountFlag> RECURSIVE_CLEARS = Map.of(
             "rrw", MS_RDONLY, "rsuid", MS_NOSUID, "rdev", MS_NODEV, "rexec", MS_NOEXEC,
             "ratime", MS_NOATIME, "rdiratime", MS_NODIRATIME, "rnorelatime", MS_RELATIME,
-            "rnostrictatime", MS_STRICTATIME);
+            "rnostrictatime", MS_STRICTATIME, "rsymfollow", MS_NOSYMFOLLOW);
+    /** atime is a mode, not a bit: setting one recursively replaces the others. */
+    private static final Set<MountFlag> ATIME_MODES = EnumSet.of(MS_NOATIME, MS_RELATIME, MS_STRICTATIME);
 
     private MountMapping() {}
 
@@ -90,6 +92,7 @@ final class MountMapping {
         }
         EnumSet<MountFlag> flags = EnumSet.noneOf(MountFlag.class);
         EnumSet<MountFlag> recursive = EnumSet.noneOf(MountFlag.class);
+        EnumSet<MountFlag> recursiveClear = EnumSet.noneOf(MountFlag.class);
         List<String> data = new ArrayList<>();
         String propagation = null;
         SpecPath optionsPath = path.field("options");
@@ -100,9 +103,17 @@ final class MountMapping {
             } else if (CLEARS.containsKey(o)) {
                 flags.removeAll(CLEARS.get(o));
             } else if (RECURSIVE_SETS.containsKey(o)) {
-                recursive.add(RECURSIVE_SETS.get(o));
+                MountFlag f = RECURSIVE_SETS.get(o);
+                if (ATIME_MODES.contains(f)) {
+                    recursive.removeAll(ATIME_MODES);
+                    recursiveClear.removeAll(ATIME_MODES);
+                }
+                recursive.add(f);
+                recursiveClear.remove(f);
             } else if (RECURSIVE_CLEARS.containsKey(o)) {
-                recursive.remove(RECURSIVE_CLEARS.get(o));
+                MountFlag f = RECURSIVE_CLEARS.get(o);
+                recursive.remove(f);
+                recursiveClear.add(f);
             } else if (LinuxNames.PROPAGATIONS.contains(o)) {
                 propagation = o;
             } else if (o.equals("idmap") || o.equals("ridmap")) {
@@ -122,7 +133,7 @@ final class MountMapping {
         if (!bind) {
             String type = m.type().equals("cgroup") ? "cgroup2" : m.type();
             return new Mapped(new GuestMount(type, m.source(), m.destination(), List.copyOf(flags),
-                    List.copyOf(recursive), String.join(",", data), propagation), null);
+                    List.copyOf(recursive), String.join(",", data), propagation, List.copyOf(recursiveClear)), null);
         }
         if (m.source() == null || m.source().isEmpty()) {
             report.refuse(path.field("source"), "a bind mount needs a source");
@@ -135,7 +146,7 @@ final class MountMapping {
         boolean readonly = flags.contains(MS_RDONLY) || recursive.contains(MS_RDONLY);
         return new Mapped(
                 new GuestMount("bind", guestSource, m.destination(), List.copyOf(flags), List.copyOf(recursive),
-                        "", propagation),
+                        "", propagation, List.copyOf(recursiveClear)),
                 new ShareBind(hostSource, guestSource, readonly, path.toString()));
     }
 

@@ -3,8 +3,10 @@ package io.a3s.box.spec.guest;
 import static io.a3s.box.spec.guest.MountFlag.MS_BIND;
 import static io.a3s.box.spec.guest.MountFlag.MS_NOEXEC;
 import static io.a3s.box.spec.guest.MountFlag.MS_NOSUID;
+import static io.a3s.box.spec.guest.MountFlag.MS_NOSYMFOLLOW;
 import static io.a3s.box.spec.guest.MountFlag.MS_RDONLY;
 import static io.a3s.box.spec.guest.MountFlag.MS_REC;
+import static io.a3s.box.spec.guest.MountFlag.MS_STRICTATIME;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -83,8 +85,19 @@ class MappingRulesTest {
         GuestMount m = map(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\","
                 + "\"options\":[\"rbind\",\"rro\",\"rnosuid\",\"rnoexec\",\"rexec\"]}]")).mounts().getFirst();
         assertEquals(List.of(MS_RDONLY, MS_NOSUID), m.recursiveFlags());
+        assertEquals(List.of(MS_NOEXEC), m.recursiveClearFlags());
         assertTrue(map(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\",\"options\":[\"rbind\","
                 + "\"rro\"]}]")).shares().get(1).readonly());
+    }
+
+    @Test
+    void recursiveAtimeIsOneModeAndSymfollowIsRecursiveToo() throws Exception {
+        GuestContainerSpec spec = map(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\","
+                + "\"options\":[\"rbind\",\"rnoatime\",\"rstrictatime\",\"rnosymfollow\",\"rrw\"]}]"));
+        GuestMount m = spec.mounts().getFirst();
+        assertEquals(List.of(MS_NOSYMFOLLOW, MS_STRICTATIME), m.recursiveFlags());
+        assertEquals(List.of(MS_RDONLY), m.recursiveClearFlags());
+        assertTrue(spec.warnings().stream().noneMatch(w -> w.path().startsWith("mounts")), spec.warnings()::toString);
     }
 
     @Test

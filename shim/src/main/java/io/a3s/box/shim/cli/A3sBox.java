@@ -22,6 +22,12 @@ public final class A3sBox {
 
             commands:
               version                 print the version
+              check                   whether this host can run a3s-box, and why not
+              spec check [--id ID] PATH
+                                      validate a config.json (or a bundle directory) and print the guest
+                                      spec it maps to, or every error with its JSON path (exit status 1)
+              spec check --process PATH
+                                      the same for an exec's OCI Process JSON
               debug publish-exit      forward a TaskExit event to containerd over ttrpc (diagnostics):
                   --address PATH        containerd's ttrpc socket (default: $TTRPC_ADDRESS)
                   --namespace NS        containerd namespace (default: default)
@@ -49,6 +55,8 @@ public final class A3sBox {
                     yield 0;
                 }
                 case "debug" -> debug(rest, out, err);
+                case "check" -> HostCheck.run(out, io.a3s.box.shim.daemon.DaemonDefaults.guestDir());
+                case "spec" -> io.a3s.box.spec.cli.SpecCheck.run(rest, out, err);
                 case "help", "--help", "-h" -> {
                     out.print(USAGE);
                     yield 0;
@@ -84,9 +92,8 @@ public final class A3sBox {
                 .setExitStatus(Integer.parseUnsignedInt(flags.getOrDefault("exit-status", "0")))
                 .setExitedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
                 .build();
-        try (EventPublisher p = new EventPublisher(EventPublisher.parseAddress(address),
-                flags.getOrDefault("namespace", "default")).start()) {
-            p.publish(exit);
+        try (EventPublisher p = new EventPublisher(EventPublisher.parseAddress(address)).start()) {
+            p.publish(flags.getOrDefault("namespace", "default"), exit);
             p.shutdown();
             if (!p.awaitTermination(Duration.ofSeconds(30))) {
                 err.println("a3s-box: event not delivered within 30 s");

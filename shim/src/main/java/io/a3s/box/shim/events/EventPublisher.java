@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Lifecycle: {@link #start}, {@link #shutdown} (publish what is queued, then stop), {@link #shutdownNow},
  * {@link #awaitTermination}, {@link #close}.
  */
-public final class EventPublisher implements EventSink, AutoCloseable {
+public final class EventPublisher implements EventBus, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
 
     public static final String SERVICE = "containerd.services.events.ttrpc.v1.Events";
@@ -47,13 +47,12 @@ public final class EventPublisher implements EventSink, AutoCloseable {
     public static final Duration ENQUEUE_TIMEOUT = Duration.ofSeconds(30);
     static final Duration BACKOFF_STEP = Duration.ofMillis(200);
 
-    private record Queued(String topic, Message event, Instant timestamp) {
+    private record Queued(String namespace, String topic, Message event, Instant timestamp) {
     }
 
-    private static final Queued POISON = new Queued("", Empty.getDefaultInstance(), Instant.EPOCH);
+    private static final Queued POISON = new Queued("", "", Empty.getDefaultInstance(), Instant.EPOCH);
 
     private final Path address;
-    private final String namespace;
     private final Clock clock;
     private final BlockingQueue<Queued> queue = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -61,13 +60,12 @@ public final class EventPublisher implements EventSink, AutoCloseable {
     private volatile Thread worker;
     private TtrpcClient client; // only touched by the worker
 
-    public EventPublisher(Path ttrpcAddress, String namespace) {
-        this(ttrpcAddress, namespace, Clock.systemUTC());
+    public EventPublisher(Path ttrpcAddress) {
+        this(ttrpcAddress, Clock.systemUTC());
     }
 
-    EventPublisher(Path ttrpcAddress, String namespace, Clock clock) {
+    EventPublisher(Path ttrpcAddress, Clock clock) {
         this.address = Objects.requireNonNull(ttrpcAddress);
-        this.namespace = Objects.requireNonNull(namespace);
         this.clock = clock;
     }
 
@@ -83,17 +81,17 @@ public final class EventPublisher implements EventSink, AutoCloseable {
     }
 
     @Override
-    public void publish(Message event) {
-        publish(Topics.of(event), event);
+    public void publish(String namespace, Message event) {
+        publish(namespace, Topics.of(event), event);
     }
 
     /** Queues an event under an explicit topic, stamped now. */
-    public void publish(String topic, Message event) {
+    public void publish(String namespace, String topic, Message event) {
         if (shutdown) {
             log.warn("event {} dropped: publisher shut down", topic);
             return;
         }
-        Queued q = new Queued(topic, event, clock.instant());
+        Queued q = new Queued(namespace, topic, event, clock.instant());
         try {
             if (!queue.offer(q, ENQUEUE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
                 log.error("event {} dropped: queue full for {} (containerd unreachable at {}?)", topic,
@@ -128,13 +126,13 @@ public final class EventPublisher implements EventSink, AutoCloseable {
         ForwardRequest request = ForwardRequest.newBuilder().setEnvelope(Envelope.newBuilder()
                 .setTimestamp(Timestamp.newBuilder().setSeconds(q.timestamp.getEpochSecond())
                         .setNanos(q.timestamp.getNano()))
-                .setNamespace(namespace)
+                .setNamespace(q.namespace)
                 .setTopic(q.topic)
                 .setEvent(Anys.pack(q.event))).build();
         for (int attempt = 1; ; attempt++) {
             try {
                 connection().call(SERVICE, "Forward", request, Empty.parser(), CALL_TIMEOUT,
-                        Metadata.of(NAMESPACE_KEY, namespace));
+                        Metadata.of(NAMESPACE_KEY, q.namespace));
                 return;
             } catch (StatusException | IOException e) {
                 if (e instanceof StatusException se && se.code() == Code.CANCELLED && Thread.interrupted()) {

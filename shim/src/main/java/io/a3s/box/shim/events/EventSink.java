@@ -3,8 +3,8 @@ package io.a3s.box.shim.events;
 import com.google.protobuf.Message;
 
 /**
- * Where task events go. One method, so that tests can collect events in a queue instead of a containerd.
- * Implementations never block the caller for long: RPC handlers publish from their own threads.
+ * Where the events of one task go (its namespace is bound). One method, so that tests can collect events
+ * in a queue instead of a containerd.
  */
 @FunctionalInterface
 public interface EventSink {

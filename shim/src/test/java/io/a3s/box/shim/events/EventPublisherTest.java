@@ -41,9 +41,9 @@ class EventPublisherTest {
     void forwardsEnvelopesInOrderWithPrefixLessTypeUrls() throws Exception {
         Path sock = dir.resolve("c.sock.ttrpc");
         try (TtrpcServer server = fakeContainerd(sock);
-             EventPublisher pub = new EventPublisher(sock, "default").start()) {
-            pub.publish(TaskStart.newBuilder().setContainerId("c1").setPid(42).build());
-            pub.publish(TaskExit.newBuilder().setContainerId("c1").setId("c1").setPid(42).setExitStatus(7).build());
+             EventPublisher pub = new EventPublisher(sock).start()) {
+            pub.publish("default", TaskStart.newBuilder().setContainerId("c1").setPid(42).build());
+            pub.publish("default", TaskExit.newBuilder().setContainerId("c1").setId("c1").setPid(42).setExitStatus(7).build());
             ForwardRequest first = received.poll(10, TimeUnit.SECONDS);
             ForwardRequest second = received.poll(10, TimeUnit.SECONDS);
             assertNotNull(first);
@@ -62,9 +62,9 @@ class EventPublisherTest {
     @Test
     void retriesAndReconnectsWhileContainerdRestarts() throws Exception {
         Path sock = dir.resolve("restart.sock");
-        try (EventPublisher pub = new EventPublisher(sock, "k8s.io").start()) {
+        try (EventPublisher pub = new EventPublisher(sock).start()) {
             // nobody listens yet: the first attempts fail, then containerd "comes back"
-            pub.publish(TaskStart.newBuilder().setContainerId("late").setPid(1).build());
+            pub.publish("default", TaskStart.newBuilder().setContainerId("late").setPid(1).build());
             Thread.sleep(EventPublisher.BACKOFF_STEP.toMillis() + 100);
             try (TtrpcServer server = fakeContainerd(sock)) {
                 ForwardRequest r = received.poll(10, TimeUnit.SECONDS);
@@ -78,9 +78,9 @@ class EventPublisherTest {
     void shutdownPublishesWhatIsQueued() throws Exception {
         Path sock = dir.resolve("drain.sock");
         try (TtrpcServer server = fakeContainerd(sock)) {
-            EventPublisher pub = new EventPublisher(sock, "default").start();
+            EventPublisher pub = new EventPublisher(sock).start();
             for (int i = 0; i < 20; i++) {
-                pub.publish(TaskStart.newBuilder().setContainerId("c" + i).setPid(i).build());
+                pub.publish("default", TaskStart.newBuilder().setContainerId("c" + i).setPid(i).build());
             }
             pub.shutdown();
             assertTrue(pub.awaitTermination(Duration.ofSeconds(20)));

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds a busybox OCI image layout tarball from Debian's busybox-static (no registry is reachable here),
+# reproducibly: fixed file order, owners and times, so the same busybox gives the same digests.
+#
+#   busybox-image.sh OUT.tar NAME [USER]
+#
+# NAME is the image reference stored in the tarball (io.containerd.image.name); import it with
+# `ctr images import OUT.tar`. USER sets the image config's User (default: root).
+set -euo pipefail
+out=${1:?usage: busybox-image.sh OUT.tar NAME [USER]}
+name=${2:?usage: busybox-image.sh OUT.tar NAME [USER]}
+user=${3:-}
+[ -x /bin/busybox ] || { echo "busybox-image.sh: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 1; }
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+rootfs="$dir/rootfs" layout="$dir/layout"
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/root" "$rootfs/home/app" "$layout/blobs/sha256"
+chmod 1777 "$rootfs/tmp"
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+  >"$rootfs/etc/passwd"
+printf 'root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+
+tar -C "$rootfs" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$dir/layer.tar" .
+blob() { # blob FILE -> "digest size", FILE stored as a blob
+  local d s
+  d=$(sha256sum "$1" | cut -d' ' -f1)
+  s=$(stat -c %s "$1")
+  mv "$1" "$layout/blobs/sha256/$d"
+  echo "$d $s"
+}
+layer_diff=$(sha256sum "$dir/layer.tar" | cut -d' ' -f1)
+read -r layer_digest layer_size < <(blob "$dir/layer.tar")
+printf '{"architecture":"amd64","os":"linux","config":{"User":"%s","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  "$user" "$layer_diff" >"$dir/config.json"
+read -r config_digest config_size < <(blob "$dir/config.json")
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+  "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$dir/manifest.json"
+read -r manifest_digest manifest_size < <(blob "$dir/manifest.json")
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"latest"}}]}' \
+  "$manifest_digest" "$manifest_size" "$name" >"$layout/index.json"
+echo '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
+tar -C "$layout" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$out" .

@@ -1,0 +1,79 @@
+package io.a3s.box.shim;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * Where a3s-box keeps its runtime state. Everything lives under one root ({@value #DEFAULT_ROOT}, or
+ * {@code $A3S_BOX_STATE}, which tests point at a private directory), so that reconciling after a crash means
+ * reading one tree.
+ *
+ * <pre>
+ * /run/a3s-box/
+ *   pool.sock, pool.pid            the pool daemon (one per host)
+ *   vms/&lt;vmId&gt;/                    one directory per VM (see vm.StateDir): qemu.pid, agent.sock, share/, owner
+ *   shim/&lt;key&gt;.sock, &lt;key&gt;.pid    the shim daemon of one containerd (key = hash of its addresses)
+ *   shim/&lt;key&gt;.log                 that daemon's log (each task's lines also go to its bundle's log FIFO)
+ *   tasks/&lt;namespace&gt;/&lt;id&gt;.json   one file per live task: what `delete` needs to clean up after a crash
+ * </pre>
+ * Socket paths must stay under 107 bytes, hence short names.
+ */
+public record Layout(Path root) {
+    public static final String DEFAULT_ROOT = "/run/a3s-box";
+    public static final String ROOT_ENV = "A3S_BOX_STATE";
+
+    /** The layout rooted at {@code $A3S_BOX_STATE}, or {@value #DEFAULT_ROOT}. */
+    public static Layout fromEnvironment() {
+        String env = System.getenv(ROOT_ENV);
+        return new Layout(Path.of(env == null || env.isBlank() ? DEFAULT_ROOT : env));
+    }
+
+    public Path vms() {
+        return root.resolve("vms");
+    }
+
+    public Path poolSocket() {
+        return root.resolve("pool.sock");
+    }
+
+    public Path poolPidFile() {
+        return root.resolve("pool.pid");
+    }
+
+    public Path shimDir() {
+        return root.resolve("shim");
+    }
+
+    /** The shim daemon socket serving the containerd at these addresses. */
+    public Path shimSocket(String containerdAddress, String ttrpcAddress) {
+        return shimDir().resolve(daemonKey(containerdAddress, ttrpcAddress) + ".sock");
+    }
+
+    public Path shimPidFile(String containerdAddress, String ttrpcAddress) {
+        return shimDir().resolve(daemonKey(containerdAddress, ttrpcAddress) + ".pid");
+    }
+
+    public Path shimLog(String containerdAddress, String ttrpcAddress) {
+        return shimDir().resolve(daemonKey(containerdAddress, ttrpcAddress) + ".log");
+    }
+
+    public Path taskFile(String namespace, String id) {
+        return root.resolve("tasks").resolve(namespace).resolve(id + ".json");
+    }
+
+    /** 16 hex digits of sha256(containerd address NUL ttrpc address): one daemon per containerd instance. */
+    public static String daemonKey(String containerdAddress, String ttrpcAddress) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            sha.update(containerdAddress.getBytes(StandardCharsets.UTF_8));
+            sha.update((byte) 0);
+            sha.update(ttrpcAddress.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(sha.digest(), 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
+    }
+}

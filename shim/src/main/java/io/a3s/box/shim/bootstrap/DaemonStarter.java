@@ -1,0 +1,182 @@
+package io.a3s.box.shim.bootstrap;
+
+import io.a3s.box.shim.Layout;
+import io.a3s.box.shim.admin.v1.PingResponse;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Finds the shim daemon of one containerd, or starts it. Two {@code start}s racing (containerd starts
+ * containers in parallel) never spawn two daemons: the check and the spawn happen under an exclusive lock on
+ * {@code <socket>.lock}, and the second one finds the first one's daemon when it gets the lock.
+ *
+ * <p>The daemon is detached from everything of the {@code start} process that containerd watches: own
+ * session ({@code setsid}), stdin on {@code /dev/null}, stdout and stderr appended to its log file
+ * {@code <root>/shim/<key>.log} (never {@code start}'s own: they are containerd's CombinedOutput pipe, which
+ * containerd reads until every holder has closed it), cwd {@code /}.
+ */
+final class DaemonStarter {
+    static final Duration LOCK_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+    private static final long POLL_MILLIS = 5;
+    private static final List<String> SETSID = List.of("/usr/bin/setsid", "/bin/setsid");
+
+    private final Layout layout;
+    private final String containerdAddress;
+    private final String ttrpcAddress;
+    private final boolean debug;
+    private final JvmCommand jvm;
+    private final String mainClass;
+
+    DaemonStarter(Layout layout, String containerdAddress, String ttrpcAddress, boolean debug, JvmCommand jvm,
+                  String mainClass) {
+        this.layout = layout;
+        this.containerdAddress = containerdAddress;
+        this.ttrpcAddress = ttrpcAddress;
+        this.debug = debug;
+        this.jvm = jvm;
+        this.mainClass = mainClass;
+    }
+
+    Path socket() {
+        return layout.shimSocket(containerdAddress, ttrpcAddress);
+    }
+
+    /** The live daemon's Ping answer; spawns the daemon first if none answers. */
+    PingResponse ensureRunning() throws IOException, InterruptedException {
+        Path socket = socket();
+        Optional<PingResponse> live = ping();
+        if (live.isPresent()) {
+            return live.get();
+        }
+        Path dir = layout.shimDir();
+        Files.createDirectories(dir);
+        try {
+            // Only root (containerd) may talk to the daemons; the directory's mode says so up front.
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException | UnsupportedOperationException e) {
+            // not fatal: the sockets are checked by peer credentials too
+        }
+        Path lockPath = Path.of(socket + ".lock");
+        try (FileChannel ch = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = lock(ch, lockPath)) {
+            live = ping();
+            if (live.isPresent()) {
+                return live.get(); // another start spawned it while we waited for the lock
+            }
+            // Nothing answers: whatever socket or pid file is there belongs to a dead daemon.
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(layout.shimPidFile(containerdAddress, ttrpcAddress));
+            Process p = spawn();
+            return awaitReady(p);
+        }
+    }
+
+    private Optional<PingResponse> ping() {
+        return AdminClient.ping(socket(), containerdAddress, ttrpcAddress, AdminClient.PING_TIMEOUT);
+    }
+
+    private static FileLock lock(FileChannel ch, Path path) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + LOCK_TIMEOUT.toNanos();
+        while (true) {
+            FileLock l = ch.tryLock();
+            if (l != null) {
+                return l;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new IOException("another start has held " + path + " for " + LOCK_TIMEOUT.toSeconds()
+                        + " s");
+            }
+            Thread.sleep(POLL_MILLIS);
+        }
+    }
+
+    /** The daemon's command line: this JVM's, with the {@code serve} action. */
+    List<String> command() {
+        List<String> args = new ArrayList<>(List.of("-address", containerdAddress, "-ttrpc-address", ttrpcAddress));
+        if (debug) {
+            args.add("-debug");
+        }
+        args.add("serve");
+        List<String> cmd = new ArrayList<>();
+        cmd.add(setsid());
+        cmd.addAll(jvm.with(mainClass, args));
+        return cmd;
+    }
+
+    private static String setsid() {
+        for (String s : SETSID) {
+            if (Files.isExecutable(Path.of(s))) {
+                return s;
+            }
+        }
+        return "setsid"; // from PATH; a clear "cannot run" error if it is not there either
+    }
+
+    private Process spawn() throws IOException {
+        // stdout and stderr: appended to the daemon's log file (its logger writes to stderr), never a pipe
+        File log = layout.shimLog(containerdAddress, ttrpcAddress).toFile();
+        ProcessBuilder pb = new ProcessBuilder(command())
+                .directory(new File("/"))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log))
+                .redirectError(ProcessBuilder.Redirect.appendTo(log));
+        Map<String, String> env = pb.environment();
+        env.put(Layout.ROOT_ENV, layout.root().toString()); // the daemon resolves the same state tree
+        try {
+            return pb.start();
+        } catch (IOException e) {
+            throw new IOException("cannot run the shim daemon: " + e.getMessage(), e);
+        }
+    }
+
+    private PingResponse awaitReady(Process p) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        Path socket = socket();
+        while (true) {
+            if (Files.exists(socket)) {
+                Optional<PingResponse> r = ping();
+                if (r.isPresent()) {
+                    return r.get();
+                }
+            }
+            if (!p.isAlive()) {
+                throw new IOException("the shim daemon exited with status " + p.exitValue()
+                        + " before it answered" + logHint());
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                p.destroyForcibly();
+                throw new IOException("the shim daemon did not answer on " + socket + " within "
+                        + READY_TIMEOUT.toSeconds() + " s" + logHint());
+            }
+            Thread.sleep(POLL_MILLIS);
+        }
+    }
+
+    private String logHint() {
+        Path log = layout.shimLog(containerdAddress, ttrpcAddress);
+        if (!Files.isReadable(log)) {
+            return "";
+        }
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            String last = lines.isEmpty() ? "" : lines.getLast().strip();
+            return " (" + log + (last.isEmpty() ? "" : ": " + last) + ")";
+        } catch (IOException | RuntimeException e) {
+            return " (see " + log + ")";
+        }
+    }
+}

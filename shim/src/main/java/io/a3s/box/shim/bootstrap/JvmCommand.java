@@ -1,0 +1,68 @@
+package io.a3s.box.shim.bootstrap;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * How to start another JVM like this one: the java binary and every option before the main class, exactly as
+ * the launcher started this process (flags, class path, AOT cache, system properties). {@code start} spawns the
+ * daemon with it, so the daemon runs the same build with the same settings without the launcher having to
+ * pass them twice.
+ */
+record JvmCommand(List<String> prefix) {
+    /** Options that make a JVM write files at exit (AOT training): the daemon must not inherit them. */
+    private static final List<String> NOT_INHERITED = List.of("-XX:AOTCacheOutput=", "-XX:AOTMode=",
+            "-XX:AOTConfiguration=", "-XX:ArchiveClassesAtExit=", "-XX:DumpLoadedClassList=");
+
+    JvmCommand {
+        prefix = List.copyOf(prefix);
+    }
+
+    /**
+     * This process's command line up to (not including) {@code mainClass}.
+     *
+     * @throws IllegalStateException if the command line cannot be read or does not name {@code mainClass}
+     */
+    static JvmCommand current(String mainClass) {
+        ProcessHandle.Info info = ProcessHandle.current().info();
+        String java = info.command().orElseThrow(() -> new IllegalStateException("cannot read this JVM's command"));
+        String[] argv = info.arguments().orElseThrow(
+                () -> new IllegalStateException("cannot read this JVM's arguments"));
+        return of(java, Arrays.asList(argv), mainClass);
+    }
+
+    static JvmCommand of(String java, List<String> args, String mainClass) {
+        int main = -1;
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals(mainClass)) {
+                main = i;
+                break;
+            }
+            if (a.equals("-cp") || a.equals("-classpath") || a.equals("--class-path")) {
+                i++; // its value is not the main class, whatever it looks like
+            }
+        }
+        if (main < 0) {
+            throw new IllegalStateException("this JVM's command line does not name " + mainClass
+                    + " (start the shim with its launcher)");
+        }
+        List<String> prefix = new ArrayList<>();
+        prefix.add(java);
+        for (String a : args.subList(0, main)) {
+            if (NOT_INHERITED.stream().noneMatch(a::startsWith)) {
+                prefix.add(a);
+            }
+        }
+        return new JvmCommand(prefix);
+    }
+
+    /** The full command: this prefix, {@code mainClass}, then {@code args}. */
+    List<String> with(String mainClass, List<String> args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return cmd;
+    }
+}

@@ -1,0 +1,63 @@
+package io.a3s.box.shim.daemon;
+
+import com.google.protobuf.Any;
+import io.a3s.box.guest.v1.CgroupResources;
+import io.a3s.box.guest.v1.ProcessSpec;
+import io.a3s.box.shim.task.SpecConverter;
+import io.a3s.box.spec.SpecError;
+import io.a3s.box.spec.SpecException;
+import io.a3s.box.spec.guest.GuestContainerSpec;
+import io.a3s.box.spec.guest.GuestExecSpec;
+import io.a3s.box.spec.guest.SpecMapper;
+import io.a3s.box.spec.oci.OciJson;
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.StatusException;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+/**
+ * containerd's OCI JSON (exec processes, resource updates) through the runtime-spec module. Remembers each
+ * container's mapped spec so that an exec inherits its container's seccomp filter, as with runc.
+ */
+final class OciSpecConverter implements SpecConverter {
+    static final String PROCESS_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+    static final String RESOURCES_URL = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
+
+    private final Map<String, GuestContainerSpec> containers = new ConcurrentHashMap<>();
+
+    void remember(String containerId, GuestContainerSpec spec) {
+        containers.put(containerId, spec);
+    }
+
+    void forget(String containerId) {
+        containers.remove(containerId);
+    }
+
+    @Override
+    public ProcessSpec execProcess(String containerId, Any spec) throws StatusException {
+        if (!spec.getTypeUrl().endsWith("runtime-spec/1/Process")) {
+            throw Code.INVALID_ARGUMENT.toException("exec in task %s: spec is a %s, not an OCI Process", containerId,
+                    spec.getTypeUrl());
+        }
+        try {
+            GuestExecSpec exec = SpecMapper.mapExec(OciJson.parseProcess(spec.getValue().toByteArray()),
+                    containers.get(containerId));
+            return GuestSpecs.process(exec.process());
+        } catch (SpecException e) {
+            throw Code.INVALID_ARGUMENT.toException("exec in task %s: %s", containerId, describe(e));
+        }
+    }
+
+    @Override
+    public CgroupResources resources(String containerId, Any resources) throws StatusException {
+        throw Code.UNIMPLEMENTED.toException("update task %s: resource updates are not implemented yet",
+                containerId);
+    }
+
+    /** Every error of a spec, one per line, each naming its JSON path. */
+    static String describe(SpecException e) {
+        return e.errors().stream().map(SpecError::toString).collect(Collectors.joining("; "));
+    }
+}

@@ -1,0 +1,94 @@
+package io.a3s.box.shim.daemon;
+
+import io.a3s.box.shim.guest.AgentClient;
+import io.a3s.box.shim.pool.Lease;
+import io.a3s.box.shim.pool.VmProvider;
+import io.a3s.box.shim.sys.Linux;
+import io.a3s.box.shim.task.Sandbox;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A leased VM with what Create put into it: the container's rootfs and bind-mount sources mounted under the
+ * VM's share directory, and (maybe) the rootfs mounted at {@code <bundle>/rootfs}. {@link #release} undoes
+ * all of it, in reverse order, and removes the task record.
+ */
+final class VmSandbox implements Sandbox {
+    private static final Logger log = LoggerFactory.getLogger(VmSandbox.class);
+
+    private final Lease lease;
+    private final VmProvider vms;
+    private final List<Path> shareMounts;
+    private final Path rootfsMount;
+    private final Path taskFile;
+    private final Runnable onRelease;
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    /**
+     * @param shareMounts mount points under the share directory, in the order they were mounted
+     * @param rootfsMount {@code <bundle>/rootfs} if this task mounted it, else null
+     */
+    VmSandbox(Lease lease, VmProvider vms, List<Path> shareMounts, Path rootfsMount, Path taskFile,
+              Runnable onRelease) {
+        this.lease = lease;
+        this.vms = vms;
+        this.shareMounts = List.copyOf(shareMounts);
+        this.rootfsMount = rootfsMount;
+        this.taskFile = taskFile;
+        this.onRelease = onRelease;
+    }
+
+    @Override
+    public String vmId() {
+        return lease.vm().id();
+    }
+
+    @Override
+    public AgentClient agent() {
+        return lease.vm().agent();
+    }
+
+    @Override
+    public CompletableFuture<?> onExit() {
+        return lease.vm().onExit();
+    }
+
+    @Override
+    public void release() {
+        if (!released.compareAndSet(false, true)) {
+            return;
+        }
+        List<Path> reversed = new ArrayList<>(shareMounts);
+        java.util.Collections.reverse(reversed);
+        reversed.forEach(VmSandbox::detach);
+        vms.release(lease);
+        if (rootfsMount != null) {
+            detach(rootfsMount);
+        }
+        try {
+            Files.deleteIfExists(taskFile);
+        } catch (IOException e) {
+            log.warn("cannot remove task record {}: {}", taskFile, e.toString());
+        }
+        onRelease.run();
+    }
+
+    /** Lazy unmount: the mount goes away once nothing uses it, so a busy mount never blocks teardown. */
+    static void detach(Path mountPoint) {
+        try {
+            Linux.umount2(mountPoint.toString(), Linux.MNT_DETACH);
+        } catch (Linux.ErrnoException e) {
+            if (e.errno() != Linux.EINVAL && e.errno() != Linux.ENOENT) { // EINVAL: not a mount point
+                log.warn("umount {}: {}", mountPoint, e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+package io.a3s.box.shim.daemon;
+
+import io.a3s.box.containerd.task.CreateTaskRequest;
+import io.a3s.box.guest.v1.CreateContainerRequest;
+import io.a3s.box.guest.v1.ContainerSpec;
+import io.a3s.box.shim.Layout;
+import io.a3s.box.shim.events.EventBus;
+import io.a3s.box.shim.pool.Lease;
+import io.a3s.box.shim.pool.VmProvider;
+import io.a3s.box.shim.stdio.StdioPaths;
+import io.a3s.box.shim.sys.Linux;
+import io.a3s.box.shim.task.Container;
+import io.a3s.box.shim.task.TaskFactory;
+import io.a3s.box.shim.vm.VmConfig;
+import io.a3s.box.shim.vm.VmInstance;
+import io.a3s.box.spec.SpecException;
+import io.a3s.box.spec.guest.GuestContainerSpec;
+import io.a3s.box.spec.guest.ShareBind;
+import io.a3s.box.spec.guest.SpecMapper;
+import io.a3s.box.spec.guest.Warning;
+import io.a3s.box.spec.oci.OciJson;
+import io.a3s.box.spec.oci.Spec;
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.StatusException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Create, on the request path: map the bundle's spec, mount the rootfs, lease an IDLE VM, put the
+ * container's filesystems into the VM's share directory, and have the agent set the container up and park
+ * its first process before execve. Nothing boots here. A failure at any step undoes the steps before it.
+ */
+final class VmTaskFactory implements TaskFactory {
+    private static final Logger log = LoggerFactory.getLogger(VmTaskFactory.class);
+    static final Duration GUEST_CREATE_DEADLINE = Duration.ofSeconds(60);
+
+    private final Layout layout;
+    private final VmProvider vms;
+    private final VmConfig defaultVm;
+    private final OciSpecConverter specs;
+    private final EventBus events;
+    private final Clock clock;
+
+    VmTaskFactory(Layout layout, VmProvider vms, VmConfig defaultVm, OciSpecConverter specs, EventBus events,
+                  Clock clock) {
+        this.layout = layout;
+        this.vms = vms;
+        this.defaultVm = defaultVm;
+        this.specs = specs;
+        this.events = events;
+        this.clock = clock;
+    }
+
+    @Override
+    public Container create(String namespace, CreateTaskRequest req) throws StatusException {
+        String id = req.getId();
+        Path bundle = Path.of(req.getBundle());
+        GuestContainerSpec spec = loadSpec(id, bundle);
+        Path rootfs = bundle.resolve("rootfs");
+        Path taskFile = layout.taskFile(namespace, id);
+        List<Path> shareMounts = new ArrayList<>();
+        boolean rootfsMounted = false;
+        Lease lease = null;
+        try {
+            rootfsMounted = RootfsMounts.mount(req.getRootfsList(), rootfs);
+            TaskRecord record = new TaskRecord(namespace, id, bundle.toString(), rootfsMounted, "", "");
+            record.write(taskFile);
+
+            lease = vms.lease(vmFor(spec), "task " + namespace + "/" + id);
+            VmInstance vm = lease.vm();
+            record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
+            for (ShareBind share : spec.shares()) {
+                shareMounts.add(bindIntoShare(vm, share));
+            }
+
+            ContainerSpec guestSpec = GuestSpecs.toProto(spec);
+            guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
+                    .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
+            int pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
+                    .setSpec(guestSpec).build(), GUEST_CREATE_DEADLINE).getPid();
+
+            VmSandbox sandbox = new VmSandbox(lease, vms, shareMounts, rootfsMounted ? rootfs : null, taskFile,
+                    () -> specs.forget(id));
+            specs.remember(id, spec);
+            try {
+                return new Container(id, bundle.toString(), pid,
+                        new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal()),
+                        sandbox, events.forNamespace(namespace), clock);
+            } catch (StatusException e) {
+                sandbox.release();
+                throw e;
+            }
+        } catch (StatusException | IOException e) {
+            // undo, newest first
+            List<Path> reversed = new ArrayList<>(shareMounts);
+            java.util.Collections.reverse(reversed);
+            reversed.forEach(VmSandbox::detach);
+            if (lease != null) {
+                vms.release(lease);
+            }
+            if (rootfsMounted) {
+                VmSandbox.detach(rootfs);
+            }
+            try {
+                Files.deleteIfExists(taskFile);
+            } catch (IOException ignored) {
+                // the delete binary tolerates a stale record
+            }
+            if (e instanceof StatusException se) {
+                throw se.status().withContext("create task " + id).asException();
+            }
+            throw Code.INTERNAL.toException("create task %s: %s", id, e.getMessage());
+        }
+    }
+
+    private GuestContainerSpec loadSpec(String id, Path bundle) throws StatusException {
+        Path config = bundle.resolve(OciJson.CONFIG_FILE);
+        try {
+            Spec oci = OciJson.readSpec(config);
+            GuestContainerSpec spec = SpecMapper.map(id, bundle, oci);
+            for (Warning w : spec.warnings()) {
+                log.info("task {}: {}", id, w);
+            }
+            return spec;
+        } catch (SpecException e) {
+            throw Code.INVALID_ARGUMENT.toException("%s: %s", config, OciSpecConverter.describe(e));
+        } catch (IOException e) {
+            throw Code.INVALID_ARGUMENT.toException("read %s: %s", config, e.getMessage());
+        }
+    }
+
+    /**
+     * The pool key: the configured VM, grown when the spec needs more. Never smaller than the default, so
+     * that small containers all share one key and find IDLE VMs.
+     */
+    private VmConfig vmFor(GuestContainerSpec spec) {
+        int vcpus = defaultVm.vcpus();
+        int mib = defaultVm.memoryMiB();
+        if (spec.vm() != null) {
+            if (spec.vm().vcpus() != null) {
+                vcpus = Math.max(vcpus, Math.min(spec.vm().vcpus(), VmConfig.MAX_VCPUS));
+            }
+            if (spec.vm().memoryMib() != null) {
+                mib = (int) Math.max(mib, Math.min(spec.vm().memoryMib(), VmConfig.MAX_MEMORY_MIB));
+            }
+        }
+        if (vcpus == defaultVm.vcpus() && mib == defaultVm.memoryMiB()) {
+            return defaultVm;
+        }
+        return new VmConfig(defaultVm.kernel(), defaultVm.initrd(), vcpus, mib, defaultVm.accelerator(),
+                defaultVm.extraKernelArgs(), defaultVm.bootDeadline());
+    }
+
+    /** Bind-mounts a host path at its place under the VM's share directory; returns the mount point. */
+    private static Path bindIntoShare(VmInstance vm, ShareBind share) throws IOException, StatusException {
+        String prefix = VmInstance.GUEST_SHARE_PATH + "/";
+        if (!share.guestPath().startsWith(prefix)) {
+            throw Code.INTERNAL.toException("share %s is not under %s", share.guestPath(), prefix);
+        }
+        Path target = vm.shareDir().resolve(share.guestPath().substring(prefix.length()));
+        Path source = Path.of(share.hostPath());
+        if (!Files.exists(source)) {
+            throw Code.INVALID_ARGUMENT.toException("%s: mount source %s does not exist", share.specPath(), source);
+        }
+        Files.createDirectories(target.getParent());
+        if (Files.isDirectory(source)) {
+            Files.createDirectories(target);
+        } else if (!Files.exists(target)) {
+            Files.createFile(target);
+        }
+        try {
+            Linux.bindMount(source.toString(), target.toString(), share.readonly());
+        } catch (Linux.ErrnoException e) {
+            throw Code.INTERNAL.toException("%s: %s", share.specPath(), e.getMessage());
+        }
+        return target;
+    }
+}

@@ -1,0 +1,319 @@
+package io.a3s.box.shim.stdio;
+
+import io.a3s.box.guest.v1.ReadOutputResponse;
+import io.a3s.box.guest.v1.Stream;
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.StatusException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Copies one process's stdio between the host ends containerd gave (FIFOs, files) and the guest.
+ *
+ * <ul>
+ *   <li>Output: one virtual thread per stream pulls from the guest and writes to the host end; at the
+ *       guest's EOF it closes the host end, so the reader (ctr, CRI) sees EOF. A host reader that stops
+ *       reading blocks only this copier, which stops pulling, which back-pressures only this process in the
+ *       guest: never another stream, container or the control channel.</li>
+ *   <li>FIFOs are opened read-write, as containerd's shims do: open() never blocks, and a reader that goes
+ *       away (containerd restarting) does not make writes fail.</li>
+ *   <li>Input: we hold a second, write-only-in-effect handle on the stdin FIFO (opened read-write) so that
+ *       the client closing its end does not end stdin by itself; {@link #closeStdin} (containerd's CloseIO)
+ *       drops that handle, after which the copier reads the remaining bytes, sees EOF, and closes the
+ *       process's stdin in the guest.</li>
+ *   <li>With a terminal, all output comes on the guest's stdout and stderr is ignored (no client opens it).</li>
+ * </ul>
+ */
+public final class ProcessIo implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProcessIo.class);
+    /** Bytes asked of the guest per read: large enough for throughput, well under the 4 MiB frame cap. */
+    public static final int READ_CHUNK = 256 * 1024;
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFIFO = 0010000;
+
+    private final String name;
+    private final StdioPaths paths;
+    private final GuestStreams guest;
+    private final List<AutoCloseable> handles = new ArrayList<>();
+    private final WritableByteChannel stdoutSink;
+    private final WritableByteChannel stderrSink;
+    private final FileChannel stdinReader;
+    private final FileChannel stdinKeepAlive;
+    private final CompletableFuture<Void> stdoutDone = new CompletableFuture<>();
+    private final CompletableFuture<Void> stderrDone = new CompletableFuture<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Thread stdinThread;
+
+    private ProcessIo(String name, StdioPaths paths, GuestStreams guest, WritableByteChannel out,
+                      WritableByteChannel err, FileChannel stdinReader, FileChannel stdinKeepAlive) {
+        this.name = name;
+        this.paths = paths;
+        this.guest = guest;
+        this.stdoutSink = out;
+        this.stderrSink = err;
+        this.stdinReader = stdinReader;
+        this.stdinKeepAlive = stdinKeepAlive;
+        if (out == null) {
+            stdoutDone.complete(null);
+        }
+        if (err == null) {
+            stderrDone.complete(null);
+        }
+    }
+
+    /**
+     * Opens the host ends.
+     *
+     * @param name for logs, e.g. {@code "task c1"} or {@code "exec c1/e2"}
+     * @throws StatusException NOT_FOUND if a FIFO containerd named does not exist, INVALID_ARGUMENT for a
+     *                         form this shim does not handle (yet: {@code binary://})
+     */
+    public static ProcessIo open(String name, StdioPaths paths, GuestStreams guest) throws StatusException {
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            WritableByteChannel out = null;
+            WritableByteChannel err = null;
+            switch (paths.kind()) {
+                case NULL -> {
+                }
+                case FIFO_OR_FILE -> {
+                    if (!paths.stdout().isEmpty()) {
+                        out = track(opened, openSink(StdioPaths.plainPath(paths.stdout())));
+                    }
+                    if (!paths.stderr().isEmpty() && !paths.terminal()) {
+                        err = track(opened, openSink(StdioPaths.plainPath(paths.stderr())));
+                    }
+                }
+                case FILE_URI -> {
+                    Path file = Path.of(paths.uri().getPath());
+                    Files.createDirectories(file.getParent());
+                    FileChannel shared = track(opened, FileChannel.open(file, StandardOpenOption.WRITE,
+                            StandardOpenOption.CREATE, StandardOpenOption.APPEND));
+                    out = new SharedSink(shared);
+                    err = paths.terminal() ? null : new SharedSink(shared);
+                }
+                case BINARY -> throw Code.UNIMPLEMENTED.toException(
+                        "stdio: binary:// logging is not implemented yet (%s)", paths.stdout());
+            }
+            FileChannel stdinReader = null;
+            FileChannel keepAlive = null;
+            if (paths.hasStdin()) {
+                Path in = StdioPaths.plainPath(paths.stdin());
+                requireExists(in);
+                // read-write first: then the read-only open finds a writer and does not block
+                keepAlive = track(opened, FileChannel.open(in, StandardOpenOption.READ, StandardOpenOption.WRITE));
+                stdinReader = track(opened, FileChannel.open(in, StandardOpenOption.READ));
+            }
+            ProcessIo io = new ProcessIo(name, paths, guest, out, err, stdinReader, keepAlive);
+            io.handles.addAll(opened);
+            return io;
+        } catch (StatusException e) {
+            closeAll(opened);
+            throw e;
+        } catch (IOException e) {
+            closeAll(opened);
+            throw Code.INVALID_ARGUMENT.toException("stdio of %s: %s", name, e.getMessage());
+        }
+    }
+
+    private static WritableByteChannel openSink(Path p) throws IOException, StatusException {
+        if (Files.exists(p) && isFifo(p)) {
+            return FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        }
+        if (!Files.exists(p) && !Files.isDirectory(p.getParent() == null ? Path.of("/") : p.getParent())) {
+            throw Code.NOT_FOUND.toException("stdio: %s does not exist", p);
+        }
+        return FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    private static void requireExists(Path p) throws StatusException {
+        if (!Files.exists(p)) {
+            throw Code.NOT_FOUND.toException("stdio: fifo %s does not exist", p);
+        }
+    }
+
+    private static boolean isFifo(Path p) throws IOException {
+        return ((Integer) Files.getAttribute(p, "unix:mode") & S_IFMT) == S_IFIFO;
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> list, T c) {
+        list.add(c);
+        return c;
+    }
+
+    /**
+     * Starts the copiers. Safe to call before the process runs: a parked process writes nothing.
+     *
+     * <p>The copiers are platform threads: a read or write on a FIFO blocks in the kernel (stdin for as long as
+     * the client keeps it open, output while the reader is slow), and a virtual thread blocked in file I/O
+     * holds its carrier. With as many such copiers as CPUs, every virtual thread of the daemon would stall.
+     */
+    public void start() {
+        if (!started.compareAndSet(false, true)) {
+            return;
+        }
+        if (stdoutSink != null) {
+            copier("stdout-" + name).start(() -> copyOut(Stream.STDOUT, stdoutSink, stdoutDone));
+        }
+        if (stderrSink != null) {
+            copier("stderr-" + name).start(() -> copyOut(Stream.STDERR, stderrSink, stderrDone));
+        }
+        if (stdinReader != null) {
+            stdinThread = copier("stdin-" + name).start(this::copyIn);
+        }
+    }
+
+    private static Thread.Builder copier(String threadName) {
+        return Thread.ofPlatform().daemon().name(threadName);
+    }
+
+    /** Completes when every output stream reached EOF and its host end was closed (or failed). */
+    public CompletableFuture<Void> outputDone() {
+        return CompletableFuture.allOf(stdoutDone, stderrDone);
+    }
+
+    /** containerd's CloseIO(stdin): let stdin end once the client's end is closed and drained. */
+    public void closeStdin() {
+        if (stdinKeepAlive != null) {
+            closeQuietly(stdinKeepAlive);
+        } else if (!paths.hasStdin()) {
+            // no host stdin: nothing is queued, end the guest's stdin now
+            Thread.ofVirtual().start(this::closeGuestStdin);
+        }
+    }
+
+    private void copyOut(Stream stream, WritableByteChannel sink, CompletableFuture<Void> done) {
+        try {
+            while (true) {
+                ReadOutputResponse r = guest.read(stream, READ_CHUNK);
+                ByteBuffer b = r.getData().asReadOnlyByteBuffer();
+                while (b.hasRemaining()) {
+                    sink.write(b);
+                }
+                if (r.getEof()) {
+                    break;
+                }
+            }
+        } catch (StatusException e) {
+            if (!closed.get()) {
+                log.warn("{}: {} stopped: {}", name, stream, e.getMessage());
+            }
+        } catch (ClosedChannelException e) {
+            // close() while copying
+        } catch (IOException e) {
+            log.warn("{}: writing {} to the host failed: {}", name, stream, e.getMessage());
+        } finally {
+            if (!(sink instanceof SharedSink)) {
+                closeQuietly(sink);
+            }
+            done.complete(null);
+            if (outputDone().isDone()) {
+                // both streams ended: a file shared by stdout and stderr can be closed now
+                handles.forEach(h -> {
+                    if (h != stdinReader && h != stdinKeepAlive) {
+                        closeQuietly(h);
+                    }
+                });
+            }
+        }
+    }
+
+    private void copyIn() {
+        ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+        try {
+            while (true) {
+                buf.clear();
+                int n = stdinReader.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                if (n > 0) {
+                    byte[] data = new byte[n];
+                    buf.flip().get(data);
+                    guest.write(data);
+                }
+            }
+            closeGuestStdin();
+        } catch (StatusException e) {
+            if (!closed.get()) {
+                log.warn("{}: stdin stopped: {}", name, e.getMessage());
+            }
+        } catch (ClosedChannelException e) {
+            // close() while copying
+        } catch (IOException e) {
+            log.warn("{}: reading stdin failed: {}", name, e.getMessage());
+        }
+    }
+
+    private void closeGuestStdin() {
+        try {
+            guest.closeStdin();
+        } catch (StatusException e) {
+            if (e.code() != Code.NOT_FOUND && !closed.get()) {
+                log.warn("{}: closing stdin in the guest failed: {}", name, e.getMessage());
+            }
+        }
+    }
+
+    /** Stops copying and closes every host end. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        Thread t = stdinThread;
+        if (t != null) {
+            t.interrupt();
+        }
+        closeAll(handles);
+        stdoutDone.complete(null);
+        stderrDone.complete(null);
+    }
+
+    private static void closeAll(List<AutoCloseable> list) {
+        list.forEach(ProcessIo::closeQuietly);
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // closing
+        }
+    }
+
+    /** stdout and stderr appended to one file: writes are serialized, closing is the owner's job. */
+    private record SharedSink(FileChannel file) implements WritableByteChannel {
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            synchronized (file) {
+                return file.write(src);
+            }
+        }
+
+        @Override
+        public boolean isOpen() {
+            return file.isOpen();
+        }
+
+        @Override
+        public void close() {
+            // the shared file is closed once both streams are done
+        }
+    }
+
+}

@@ -1,0 +1,325 @@
+package io.a3s.box.shim.sys;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The few Linux system calls the shim needs that the JDK does not offer, bound with the FFM API
+ * ({@code java.lang.foreign}). Every method throws {@link ErrnoException} carrying the errno on failure.
+ *
+ * <p>Threading: all methods are thread-safe. They are plain blocking downcalls: a call that can block
+ * ({@link #poll}) pins a virtual thread's carrier, so call it from a platform thread.
+ *
+ * <p>The JVM must run with {@code --enable-native-access=ALL-UNNAMED} (or the module's name), or JDK 25
+ * prints a warning on stderr the first time a downcall handle is made.
+ */
+public final class Linux {
+    public static final int SIGKILL = 9;
+    public static final int SIGTERM = 15;
+    public static final int EINTR = 4;
+    public static final int ESRCH = 3;
+    public static final int EINVAL = 22;
+    public static final int ENOENT = 2;
+    public static final int EPERM = 1;
+    public static final int ENOSYS = 38;
+    public static final int EAGAIN = 11;
+
+    /** {@code umount2} flag: detach now, finish when no longer busy. */
+    public static final int MNT_DETACH = 2;
+    /** {@code umount2} flag: do not follow a trailing symlink. */
+    public static final int UMOUNT_NOFOLLOW = 8;
+    public static final long MS_RDONLY = 1;
+    public static final long MS_REMOUNT = 32;
+    public static final long MS_BIND = 4096;
+    public static final long MS_REC = 16384;
+    public static final long MS_PRIVATE = 1L << 18;
+
+    public static final short POLLIN = 0x1;
+    public static final short POLLERR = 0x8;
+    public static final short POLLHUP = 0x10;
+    public static final short POLLNVAL = 0x20;
+
+    // x86_64 and aarch64 share these numbers (the "new" unified syscall table).
+    private static final long SYS_PIDFD_SEND_SIGNAL = 424;
+    private static final long SYS_PIDFD_OPEN = 434;
+
+    private static final int EFD_CLOEXEC = 0x80000;
+    private static final int EFD_NONBLOCK = 0x800;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle SYSCALL2 = variadic("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG));
+    private static final MethodHandle SYSCALL4 = variadic("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle POLL = handle("poll",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle CLOSE = handle("close",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle EVENTFD = handle("eventfd",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle READ = handle("read",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG));
+    private static final MethodHandle WRITE = handle("write",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG));
+    private static final MethodHandle KILL = handle("kill",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle UMOUNT2 = handle("umount2",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle MOUNT = handle("mount",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    private static final MethodHandle STRERROR = LINKER.downcallHandle(
+            LIBC.find("strerror").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(
+                    MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)), ValueLayout.JAVA_INT));
+
+    private Linux() {}
+
+    private static MethodHandle handle(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), fd,
+                CAPTURE);
+    }
+
+    private static MethodHandle variadic(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), fd,
+                CAPTURE, Linker.Option.firstVariadicArg(1));
+    }
+
+    /** {@code pidfd_open(2)}: a file descriptor that refers to the process itself, immune to pid reuse. */
+    public static int pidfdOpen(long pid) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long r = (long) SYSCALL2.invokeExact(state, SYS_PIDFD_OPEN, pid, 0L);
+            if (r < 0) {
+                throw error(state, "pidfd_open " + pid);
+            }
+            return (int) r;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code pidfd_send_signal(2)}: signals exactly the process the pidfd refers to. */
+    public static void pidfdSendSignal(int pidfd, int signal) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long r = (long) SYSCALL4.invokeExact(state, SYS_PIDFD_SEND_SIGNAL, (long) pidfd, (long) signal,
+                    MemorySegment.NULL, 0L);
+            if (r < 0) {
+                throw error(state, "pidfd_send_signal " + signal);
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code kill(2)}. */
+    public static void kill(long pid, int signal) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) KILL.invokeExact(state, (int) pid, signal);
+            if (r < 0) {
+                throw error(state, "kill " + pid + " " + signal);
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * {@code poll(2)} for readability (POLLIN, or POLLHUP/POLLERR/POLLNVAL) of {@code fds}. Returns, for each
+     * fd, whether it is ready; EINTR is reported as "nothing ready". {@code timeoutMillis} &lt; 0 waits forever.
+     */
+    public static boolean[] poll(int[] fds, int timeoutMillis) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment pfds = arena.allocate(8L * fds.length, 4);
+            for (int i = 0; i < fds.length; i++) {
+                pfds.set(ValueLayout.JAVA_INT, 8L * i, fds[i]);
+                pfds.set(ValueLayout.JAVA_SHORT, 8L * i + 4, POLLIN);
+                pfds.set(ValueLayout.JAVA_SHORT, 8L * i + 6, (short) 0);
+            }
+            int r = (int) POLL.invokeExact(state, pfds, (long) fds.length, timeoutMillis);
+            boolean[] ready = new boolean[fds.length];
+            if (r < 0) {
+                int errno = (int) ERRNO.get(state, 0L);
+                if (errno == EINTR) {
+                    return ready;
+                }
+                throw new ErrnoException("poll", errno, strerror(errno));
+            }
+            for (int i = 0; i < fds.length; i++) {
+                short revents = pfds.get(ValueLayout.JAVA_SHORT, 8L * i + 6);
+                ready[i] = (revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
+            }
+            return ready;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code close(2)}; errors are ignored (Linux releases the fd whatever close returns). */
+    public static void close(int fd) {
+        if (fd < 0) {
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int ignored = (int) CLOSE.invokeExact(state, fd);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** A non-blocking, close-on-exec {@code eventfd(2)}, used to wake a thread blocked in {@link #poll}. */
+    public static int eventfd() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) EVENTFD.invokeExact(state, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (r < 0) {
+                throw error(state, "eventfd");
+            }
+            return r;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Adds 1 to an eventfd (wakes its poller). */
+    public static void eventfdSignal(int efd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment one = arena.allocate(ValueLayout.JAVA_LONG);
+            one.set(ValueLayout.JAVA_LONG, 0, 1L);
+            long ignored = (long) WRITE.invokeExact(state, efd, one, 8L);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Resets an eventfd's counter (non-blocking: EAGAIN when it is already zero is fine). */
+    public static void eventfdDrain(int efd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment buf = arena.allocate(ValueLayout.JAVA_LONG);
+            long ignored = (long) READ.invokeExact(state, efd, buf, 8L);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code umount2(2)}. */
+    public static void umount2(String target, int flags) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) UMOUNT2.invokeExact(state, arena.allocateFrom(target), flags);
+            if (r < 0) {
+                throw error(state, "umount2 `" + target + "`");
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code mount(2)}; null strings are passed as NULL. */
+    public static void mount(String source, String target, String fstype, long flags, String data)
+            throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) MOUNT.invokeExact(state, cstr(arena, source), arena.allocateFrom(target),
+                    cstr(arena, fstype), flags, cstr(arena, data));
+            if (r < 0) {
+                throw error(state, "mount `" + source + "` on `" + target + "`");
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Bind-mounts {@code source} on {@code target} (both must exist), read-only if asked (a bind mount takes
+     * MS_RDONLY only on a remount).
+     */
+    public static void bindMount(String source, String target, boolean readOnly) throws ErrnoException {
+        mount(source, target, null, MS_BIND | MS_REC, null);
+        if (readOnly) {
+            try {
+                mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
+            } catch (ErrnoException e) {
+                try {
+                    umount2(target, MNT_DETACH);
+                } catch (ErrnoException ignored) {
+                    // the bind mount stays; the caller's teardown unmounts it
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** The message of an errno. */
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    private static MemorySegment cstr(Arena arena, String s) {
+        return s == null ? MemorySegment.NULL : arena.allocateFrom(s);
+    }
+
+    private static ErrnoException error(MemorySegment state, String op) {
+        int errno = (int) ERRNO.get(state, 0L);
+        return new ErrnoException(op, errno, strerror(errno));
+    }
+
+    /** A failed system call: what was attempted, the errno and its message. */
+    public static final class ErrnoException extends IOException {
+        private final int errno;
+
+        public ErrnoException(String op, int errno, String message) {
+            super(op + ": " + message);
+            this.errno = errno;
+        }
+
+        public int errno() {
+            return errno;
+        }
+    }
+}

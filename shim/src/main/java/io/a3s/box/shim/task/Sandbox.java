@@ -1,0 +1,26 @@
+package io.a3s.box.shim.task;
+
+import io.a3s.box.shim.guest.AgentClient;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The VM a container runs in, as the task layer sees it: the agent to talk to, and the one way to give the
+ * VM back. Made by the daemon at Create (a lease from the pool plus the container's mounts in the VM's
+ * share directory).
+ */
+public interface Sandbox {
+    String vmId();
+
+    /** The guest agent of this VM; calls fail with UNAVAILABLE once the VM is gone. */
+    AgentClient agent();
+
+    /** Completes when the VM has died or was released. */
+    CompletableFuture<?> onExit();
+
+    /**
+     * Unmounts what was mounted for the container in the share directory and gives the VM back, which
+     * destroys it (a VM that ran a workload never serves another). Idempotent; never throws.
+     */
+    void release();
+}

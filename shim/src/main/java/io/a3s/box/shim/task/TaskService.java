@@ -1,0 +1,290 @@
+package io.a3s.box.shim.task;
+
+import com.google.protobuf.Empty;
+import io.a3s.box.containerd.runc.ProcessDetails;
+import io.a3s.box.containerd.task.CheckpointTaskRequest;
+import io.a3s.box.containerd.task.CloseIORequest;
+import io.a3s.box.containerd.task.ConnectRequest;
+import io.a3s.box.containerd.task.ConnectResponse;
+import io.a3s.box.containerd.task.CreateTaskRequest;
+import io.a3s.box.containerd.task.CreateTaskResponse;
+import io.a3s.box.containerd.task.DeleteRequest;
+import io.a3s.box.containerd.task.DeleteResponse;
+import io.a3s.box.containerd.task.ExecProcessRequest;
+import io.a3s.box.containerd.task.KillRequest;
+import io.a3s.box.containerd.task.PauseRequest;
+import io.a3s.box.containerd.task.PidsRequest;
+import io.a3s.box.containerd.task.PidsResponse;
+import io.a3s.box.containerd.task.ResizePtyRequest;
+import io.a3s.box.containerd.task.ResumeRequest;
+import io.a3s.box.containerd.task.ShutdownRequest;
+import io.a3s.box.containerd.task.StartRequest;
+import io.a3s.box.containerd.task.StartResponse;
+import io.a3s.box.containerd.task.StateRequest;
+import io.a3s.box.containerd.task.StateResponse;
+import io.a3s.box.containerd.task.StatsRequest;
+import io.a3s.box.containerd.task.StatsResponse;
+import io.a3s.box.containerd.task.UpdateTaskRequest;
+import io.a3s.box.containerd.task.WaitRequest;
+import io.a3s.box.containerd.task.WaitResponse;
+import io.a3s.box.containerd.types.task.ProcessInfo;
+import io.a3s.box.shim.BuildInfo;
+import io.a3s.box.shim.events.Anys;
+import io.a3s.box.shim.events.EventBus;
+import io.a3s.box.containerd.events.TaskCreate;
+import io.a3s.box.containerd.events.TaskIO;
+import io.a3s.box.shim.stdio.StdioPaths;
+import io.a3s.box.ttrpc.CallContext;
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.ServiceDefinition;
+import io.a3s.box.ttrpc.StatusException;
+
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * containerd's task service (v2, and v3 with the same messages), as an adapter: it decodes, finds the
+ * container, calls it, encodes. Every rule about what is legal when lives in {@link Container}.
+ *
+ * <p>Tasks are keyed by containerd namespace and id: one daemon serves every namespace of its containerd,
+ * and the same id may exist in two namespaces.
+ */
+public final class TaskService {
+    public static final String V2 = "containerd.task.v2.Task";
+    public static final String V3 = "containerd.task.v3.Task";
+    public static final String NAMESPACE_KEY = "containerd-namespace-ttrpc";
+    /** How often a blocked Wait checks that its caller is still there. */
+    private static final long WAIT_POLL_MS = 1000;
+
+    private final TaskFactory factory;
+    private final SpecConverter specs;
+    private final EventBus events;
+    private final Map<String, Container> containers = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> creating = new ConcurrentHashMap<>();
+
+    public TaskService(TaskFactory factory, SpecConverter specs, EventBus events) {
+        this.factory = factory;
+        this.specs = specs;
+        this.events = events;
+    }
+
+    /** The service under {@code name}: {@link #V2} or {@link #V3}. */
+    public ServiceDefinition definition(String name) {
+        return ServiceDefinition.builder(name)
+                .unary("State", StateRequest.parser(), this::state)
+                .unary("Create", CreateTaskRequest.parser(), this::create)
+                .unary("Start", StartRequest.parser(), this::start)
+                .unary("Delete", DeleteRequest.parser(), this::delete)
+                .unary("Pids", PidsRequest.parser(), this::pids)
+                .unary("Pause", PauseRequest.parser(), this::pause)
+                .unary("Resume", ResumeRequest.parser(), this::resume)
+                .unary("Checkpoint", CheckpointTaskRequest.parser(), this::checkpoint)
+                .unary("Kill", KillRequest.parser(), this::kill)
+                .unary("Exec", ExecProcessRequest.parser(), this::exec)
+                .unary("ResizePty", ResizePtyRequest.parser(), this::resizePty)
+                .unary("CloseIO", CloseIORequest.parser(), this::closeIo)
+                .unary("Update", UpdateTaskRequest.parser(), this::update)
+                .unary("Wait", WaitRequest.parser(), this::await)
+                .unary("Stats", StatsRequest.parser(), this::stats)
+                .unary("Connect", ConnectRequest.parser(), this::connect)
+                .unary("Shutdown", ShutdownRequest.parser(), this::shutdown)
+                .build();
+    }
+
+    /** Number of live tasks, every namespace. */
+    public int taskCount() {
+        return containers.size();
+    }
+
+    /** The container {@code id} of {@code namespace}, if the daemon has it. */
+    public Container find(String namespace, String id) {
+        return containers.get(key(namespace, id));
+    }
+
+    /** Forgets a container after it was cleaned up behind containerd's back (the delete binary). */
+    public Container remove(String namespace, String id) {
+        return containers.remove(key(namespace, id));
+    }
+
+    CreateTaskResponse create(CreateTaskRequest req, CallContext ctx) throws StatusException {
+        String ns = namespace(ctx);
+        requireId(req.getId());
+        if (!req.getCheckpoint().isEmpty()) {
+            throw Code.UNIMPLEMENTED.toException("create task %s: restoring from a checkpoint is not supported",
+                    req.getId());
+        }
+        String key = key(ns, req.getId());
+        if (containers.containsKey(key) || creating.putIfAbsent(key, Boolean.TRUE) != null) {
+            throw Code.ALREADY_EXISTS.toException("task %s: already exists", req.getId());
+        }
+        try {
+            Container c = factory.create(ns, req);
+            containers.put(key, c);
+            events.publish(ns, TaskCreate.newBuilder().setContainerId(req.getId()).setBundle(req.getBundle())
+                    .addAllRootfs(req.getRootfsList())
+                    .setIo(TaskIO.newBuilder().setStdin(req.getStdin()).setStdout(req.getStdout())
+                            .setStderr(req.getStderr()).setTerminal(req.getTerminal()))
+                    .setPid(c.initPid()).build());
+            return CreateTaskResponse.newBuilder().setPid(c.initPid()).build();
+        } finally {
+            creating.remove(key);
+        }
+    }
+
+    StartResponse start(StartRequest req, CallContext ctx) throws StatusException {
+        return StartResponse.newBuilder().setPid(container(ctx, req.getId()).start(req.getExecId())).build();
+    }
+
+    DeleteResponse delete(DeleteRequest req, CallContext ctx) throws StatusException {
+        Container c = container(ctx, req.getId());
+        Container.Deleted d = c.delete(req.getExecId());
+        if (req.getExecId().isEmpty()) {
+            containers.remove(key(namespace(ctx), req.getId()), c);
+        }
+        return DeleteResponse.newBuilder().setPid(d.pid()).setExitStatus(d.exit().status())
+                .setExitedAt(d.exit().timestamp()).build();
+    }
+
+    StateResponse state(StateRequest req, CallContext ctx) throws StatusException {
+        Container c = container(ctx, req.getId());
+        Container.ProcessView v = c.state(req.getExecId());
+        StateResponse.Builder b = StateResponse.newBuilder().setId(req.getId()).setExecId(v.execId())
+                .setBundle(c.bundle()).setPid(v.pid()).setStatus(v.state().status())
+                .setStdin(v.stdio().stdin()).setStdout(v.stdio().stdout()).setStderr(v.stdio().stderr())
+                .setTerminal(v.stdio().terminal());
+        if (v.exit() != null) {
+            b.setExitStatus(v.exit().status()).setExitedAt(v.exit().timestamp());
+        } else {
+            b.setExitedAt(Timestamps.GO_ZERO_TIME);
+        }
+        return b.build();
+    }
+
+    PidsResponse pids(PidsRequest req, CallContext ctx) throws StatusException {
+        PidsResponse.Builder b = PidsResponse.newBuilder();
+        for (Container.PidInfo p : container(ctx, req.getId()).pids()) {
+            ProcessInfo.Builder info = ProcessInfo.newBuilder().setPid(p.pid());
+            if (!p.execId().isEmpty()) {
+                info.setInfo(Anys.pack(ProcessDetails.newBuilder().setExecId(p.execId()).build()));
+            }
+            b.addProcesses(info);
+        }
+        return b.build();
+    }
+
+    Empty pause(PauseRequest req, CallContext ctx) throws StatusException {
+        container(ctx, req.getId()).pause();
+        return Empty.getDefaultInstance();
+    }
+
+    Empty resume(ResumeRequest req, CallContext ctx) throws StatusException {
+        container(ctx, req.getId()).resume();
+        return Empty.getDefaultInstance();
+    }
+
+    Empty checkpoint(CheckpointTaskRequest req, CallContext ctx) throws StatusException {
+        throw Code.UNIMPLEMENTED.toException("checkpoint task %s: not supported by a3s-box", req.getId());
+    }
+
+    Empty kill(KillRequest req, CallContext ctx) throws StatusException {
+        container(ctx, req.getId()).kill(req.getExecId(), req.getSignal(), req.getAll());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty exec(ExecProcessRequest req, CallContext ctx) throws StatusException {
+        Container c = container(ctx, req.getId());
+        var spec = specs.execProcess(req.getId(), req.getSpec());
+        c.exec(req.getExecId(), spec.toBuilder().setTerminal(req.getTerminal())
+                        .setStdin(!req.getStdin().isEmpty()).build(),
+                new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal()));
+        return Empty.getDefaultInstance();
+    }
+
+    Empty resizePty(ResizePtyRequest req, CallContext ctx) throws StatusException {
+        container(ctx, req.getId()).resizePty(req.getExecId(), req.getWidth(), req.getHeight());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty closeIo(CloseIORequest req, CallContext ctx) throws StatusException {
+        if (req.getStdin()) {
+            container(ctx, req.getId()).closeIo(req.getExecId());
+        }
+        return Empty.getDefaultInstance();
+    }
+
+    Empty update(UpdateTaskRequest req, CallContext ctx) throws StatusException {
+        Container c = container(ctx, req.getId());
+        if (req.hasResources()) {
+            c.update(specs.resources(req.getId(), req.getResources()));
+        }
+        return Empty.getDefaultInstance();
+    }
+
+    WaitResponse await(WaitRequest req, CallContext ctx) throws StatusException {
+        CompletableFuture<ExitStatus> exit = container(ctx, req.getId()).waitExit(req.getExecId());
+        while (true) {
+            try {
+                ExitStatus e = exit.get(WAIT_POLL_MS, TimeUnit.MILLISECONDS);
+                return WaitResponse.newBuilder().setExitStatus(e.status()).setExitedAt(e.timestamp()).build();
+            } catch (TimeoutException e) {
+                if (ctx.isCancelled()) {
+                    // nobody is listening any more: free the thread (a Wait may last for days)
+                    throw Code.CANCELLED.toException("wait %s: caller went away", req.getId());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw Code.CANCELLED.toException("wait %s: interrupted", req.getId());
+            } catch (ExecutionException e) {
+                throw new StatusException(io.a3s.box.ttrpc.Status.fromThrowable(e.getCause()));
+            }
+        }
+    }
+
+    StatsResponse stats(StatsRequest req, CallContext ctx) throws StatusException {
+        var s = container(ctx, req.getId()).stats();
+        return StatsResponse.newBuilder().setStats(Anys.pack(MetricsMapper.toMetrics(s))).build();
+    }
+
+    ConnectResponse connect(ConnectRequest req, CallContext ctx) throws StatusException {
+        Container c = container(ctx, req.getId());
+        return ConnectResponse.newBuilder().setShimPid((int) ProcessHandle.current().pid()).setTaskPid(c.initPid())
+                .setVersion(BuildInfo.CURRENT.version()).build();
+    }
+
+    /**
+     * A no-op: containerd sends it after deleting each task, but this daemon serves every task of its
+     * containerd and stays up for the next one (it exits on its own once idle, see ShimDaemon).
+     */
+    Empty shutdown(ShutdownRequest req, CallContext ctx) {
+        return Empty.getDefaultInstance();
+    }
+
+    private Container container(CallContext ctx, String id) throws StatusException {
+        requireId(id);
+        Container c = containers.get(key(namespace(ctx), id));
+        if (c == null) {
+            throw Code.NOT_FOUND.toException("task %s: not found", id);
+        }
+        return c;
+    }
+
+    private static void requireId(String id) throws StatusException {
+        if (id == null || id.isEmpty()) {
+            throw Code.INVALID_ARGUMENT.toException("task id must not be empty");
+        }
+    }
+
+    private static String namespace(CallContext ctx) {
+        String ns = ctx.metadata().get(NAMESPACE_KEY);
+        return ns == null ? "" : ns;
+    }
+
+    private static String key(String namespace, String id) {
+        return namespace + "/" + id;
+    }
+
+}

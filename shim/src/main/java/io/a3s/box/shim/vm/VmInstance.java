@@ -1,0 +1,120 @@
+package io.a3s.box.shim.vm;
+
+import io.a3s.box.shim.guest.AgentClient;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One microVM whose PID 1 is the a3s guest agent.
+ *
+ * <h2>Lifecycle</h2>
+ * <pre>
+ *   newInstance ──► start() ──► IDLE (agent answered Hello) ──► ... ──► shutdown() ──► gone
+ *                     │  boot hangs: retried once                         ▲
+ *                     └─ fails: VmException ──────────────────────────────┘ (shutdown is still safe)
+ * </pre>
+ * <ul>
+ *   <li>{@link #start} boots and returns only once the agent has answered Hello. It races the VM's exit
+ *       against the deadline: a VM that dies while booting fails the start at once (with the console's last
+ *       lines in the message), a boot that does not answer within the deadline is killed and retried once.
+ *       It may be called once.</li>
+ *   <li>{@link #shutdown} is idempotent, may be called from any thread at any time, including before
+ *       {@code start}, during it (the start then fails) and after a failed start, and leaves nothing behind: no
+ *       process, no mount, no socket, no state directory.</li>
+ *   <li>{@link #onExit} completes when the VM is gone for whatever reason (within about a second of the VMM
+ *       process dying). Then every pending and later call on {@link #agent()} fails with UNAVAILABLE
+ *       ({@code "vm <id> exited"}).</li>
+ * </ul>
+ *
+ * <h2>Ownership</h2>
+ * The {@link AgentClient} returned by {@link #agent()} belongs to the instance: callers must not close it.
+ * The share directory belongs to the instance too: callers may bind-mount into it (container root
+ * filesystems, at {@code <shareDir>/<containerId>/rootfs}) and should unmount what they mounted, but
+ * {@link #shutdown} unmounts anything left.
+ *
+ * <h2>Threading</h2>
+ * Thread-safe. {@link #start} and {@link #shutdown} block (bounded by their deadlines); the other methods
+ * do not.
+ */
+public interface VmInstance extends AutoCloseable {
+    /** Guest path where the agent mounts the host's share directory (9p tag {@code a3s.share}). */
+    String GUEST_SHARE_PATH = "/run/a3s/share";
+
+    /** The VM's id (the last element of its state directory). */
+    String id();
+
+    VmConfig config();
+
+    /** The state directory: the source of truth for what this VM is and what runs for it. */
+    Path stateDir();
+
+    /** Boots with {@link VmConfig#bootDeadline()} per attempt. */
+    default BootInfo start() throws VmException {
+        return start(config().bootDeadline());
+    }
+
+    /**
+     * Boots the VM and waits until the agent has answered Hello.
+     *
+     * @param deadline per attempt; a timed-out attempt is killed and retried once
+     * @throws VmException BOOT_TIMEOUT, EXITED (the VM died while booting), LAUNCH, AGENT (protocol version
+     *                     mismatch), INTERRUPTED; the VM is then already torn down except for the state
+     *                     directory, which {@link #shutdown} removes
+     */
+    BootInfo start(Duration deadline) throws VmException;
+
+    /** The boot figures, or null before a successful {@link #start}. */
+    BootInfo bootInfo();
+
+    /**
+     * The host side of the guest protocol.
+     *
+     * @throws IllegalStateException before {@link #start} succeeded
+     */
+    AgentClient agent();
+
+    /**
+     * The host directory exported to the guest over virtio-9p (mounted there at {@link #GUEST_SHARE_PATH}).
+     * A directory bind-mounted under it on the host after boot is visible in the guest at once.
+     */
+    Path shareDir();
+
+    /** The guest path of a host path under {@link #shareDir()}. */
+    default String guestPath(Path hostPathUnderShare) {
+        Path rel = shareDir().relativize(hostPathUnderShare.toAbsolutePath().normalize());
+        if (rel.startsWith("..")) {
+            throw new IllegalArgumentException(hostPathUnderShare + " is not under " + shareDir());
+        }
+        String s = rel.toString();
+        return s.isEmpty() ? GUEST_SHARE_PATH : GUEST_SHARE_PATH + "/" + s;
+    }
+
+    /** Pid of the VMM process, or -1 before it was launched. */
+    long pid();
+
+    /** Whether the VM was started and has not exited. */
+    boolean isRunning();
+
+    /** Completes when the VM has exited or was shut down; never fails. */
+    CompletableFuture<VmExit> onExit();
+
+    /** Stops the vCPUs (the whole guest freezes; timers included). */
+    void pause() throws VmException;
+
+    /** Resumes after {@link #pause()}. */
+    void resume() throws VmException;
+
+    /**
+     * Tears the VM down: fails pending agent calls, asks the VMM to quit, kills it if it does not within a
+     * bound, unmounts everything under the share directory and removes the state directory. Idempotent.
+     *
+     * @throws VmException TEARDOWN if something could not be removed (the VM itself is dead by then)
+     */
+    void shutdown() throws VmException;
+
+    /** {@link #shutdown()}, logging instead of throwing. */
+    @Override
+    void close();
+}
