@@ -55,7 +55,7 @@ public final class A3sBox {
                     yield 0;
                 }
                 case "debug" -> debug(rest, out, err);
-                case "check" -> HostCheck.run(out, io.a3s.box.shim.daemon.DaemonDefaults.guestDir());
+                case "check" -> HostCheck.run(out, io.a3s.box.shim.config.ShimConfig.defaultGuestDir());
                 case "spec" -> io.a3s.box.spec.cli.SpecCheck.run(rest, out, err);
                 case "help", "--help", "-h" -> {
                     out.print(USAGE);

@@ -41,8 +41,6 @@ final class HostCheck {
                 && Files.isRegularFile(guestDir.resolve("initrd.img"))
                 ? ok(guestDir.toString())
                 : fail(guestDir + " has no vmlinuz/initrd.img (run scripts/setup or scripts/build-guest-image)")));
-        results.add(check("cgroup v2", true, () -> Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"))
-                ? ok("unified hierarchy") : fail("/sys/fs/cgroup is not cgroup v2")));
         results.add(check("overlay filesystem", false, () -> Files.readString(Path.of("/proc/filesystems"))
                 .contains("overlay") ? ok("available (containerd's default snapshotter)")
                 : fail("not in /proc/filesystems (modprobe overlay)")));

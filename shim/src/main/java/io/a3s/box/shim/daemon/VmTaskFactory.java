@@ -82,6 +82,10 @@ final class VmTaskFactory implements TaskFactory {
             }
 
             ContainerSpec guestSpec = GuestSpecs.toProto(spec);
+            if (guestSpec.getHostname().isEmpty() && guestSpec.getNamespaces().getUts()) {
+                // runc would leave the host's name; a VM has none ("(none)"), so use the container id, as Docker does
+                guestSpec = guestSpec.toBuilder().setHostname(id.length() > 63 ? id.substring(0, 63) : id).build();
+            }
             guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
                     .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
             int pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
