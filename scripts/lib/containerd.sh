@@ -53,7 +53,33 @@ ctd_stop() {
     kill -9 "$CTD_PID" 2>/dev/null || true
   fi
   # deepest mounts first
-  grep -o " $CTD_DIR/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
+  unmount_under "$CTD_DIR"
   rm -rf --one-file-system "$CTD_DIR"
   CTD_DIR=""
+}
+
+# unmount_under DIR: lazily unmounts everything below DIR, deepest first
+unmount_under() {
+  { grep -o " $1/[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+}
+
+# a3s_state_start: a private a3s-box state root ($A3S_BOX_STATE) for this script's shim daemon and VMs
+a3s_state_start() {
+  A3S_BOX_STATE="$(mktemp -d "/run/a3s-$1-state.XXXXXX")"
+  export A3S_BOX_STATE
+}
+
+# a3s_state_stop: stops the daemons of $A3S_BOX_STATE (they destroy their VMs), then removes it
+a3s_state_stop() {
+  [ -n "${A3S_BOX_STATE:-}" ] && [ -d "$A3S_BOX_STATE" ] || return 0
+  local pidfile pid
+  for pidfile in "$A3S_BOX_STATE"/shim/*.pid "$A3S_BOX_STATE"/pool.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  unmount_under "$A3S_BOX_STATE"
+  rm -rf --one-file-system "$A3S_BOX_STATE"
 }

@@ -61,7 +61,7 @@ stop_training_daemon() {
   # every process still running from DIR (a VMM the daemon booted for its pool, whatever its layout)
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
-    [ "$pid" != $$ ] && tr '\0' ' ' < "$f" 2>/dev/null | grep -qF "$dir/" && kill -KILL "$pid" 2>/dev/null || true
+    [ "$pid" != $$ ] && tr '\0' ' ' 2>/dev/null < "$f" | grep -qF "$dir/" && kill -KILL "$pid" 2>/dev/null || true
   done
   # nothing of a VM directory may stay mounted when DIR is removed
   awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r mp; do

@@ -61,6 +61,12 @@ final class VmSandbox implements Sandbox {
         return lease.vm().onExit();
     }
 
+    /** One container per VM, and a VM that ran a workload is never reused. */
+    @Override
+    public boolean releaseDestroysVm() {
+        return true;
+    }
+
     @Override
     public void release() {
         if (!released.compareAndSet(false, true)) {

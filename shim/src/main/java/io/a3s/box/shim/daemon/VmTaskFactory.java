@@ -62,8 +62,10 @@ final class VmTaskFactory implements TaskFactory {
     @Override
     public Container create(String namespace, CreateTaskRequest req) throws StatusException {
         String id = req.getId();
+        long t0 = System.nanoTime();
         Path bundle = Path.of(req.getBundle());
         GuestContainerSpec spec = loadSpec(id, bundle);
+        long tSpec = System.nanoTime();
         Path rootfs = bundle.resolve("rootfs");
         Path taskFile = layout.taskFile(namespace, id);
         List<Path> shareMounts = new ArrayList<>();
@@ -74,7 +76,9 @@ final class VmTaskFactory implements TaskFactory {
             TaskRecord record = new TaskRecord(namespace, id, bundle.toString(), rootfsMounted, "", "");
             record.write(taskFile);
 
+            long tMount = System.nanoTime();
             lease = vms.lease(vmFor(spec), "task " + namespace + "/" + id);
+            long tLease = System.nanoTime();
             VmInstance vm = lease.vm();
             record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
             for (ShareBind share : spec.shares()) {
@@ -88,8 +92,13 @@ final class VmTaskFactory implements TaskFactory {
             }
             guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
                     .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
+            long tShare = System.nanoTime();
             int pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
                     .setSpec(guestSpec).build(), GUEST_CREATE_DEADLINE).getPid();
+            long tGuest = System.nanoTime();
+            log.info("create task {}: {} ms (spec {}, rootfs {}, lease {} {}, share {}, guest {})", id,
+                    ms(tGuest - t0), ms(tSpec - t0), ms(tMount - tSpec), lease.warm() ? "warm" : "COLD",
+                    ms(tLease - tMount), ms(tShare - tLease), ms(tGuest - tShare));
 
             VmSandbox sandbox = new VmSandbox(lease, vms, shareMounts, rootfsMounted ? rootfs : null, taskFile,
                     () -> specs.forget(id));
@@ -123,6 +132,10 @@ final class VmTaskFactory implements TaskFactory {
             }
             throw Code.INTERNAL.toException("create task %s: %s", id, e.getMessage());
         }
+    }
+
+    private static long ms(long nanos) {
+        return nanos / 1_000_000;
     }
 
     private GuestContainerSpec loadSpec(String id, Path bundle) throws StatusException {

@@ -330,10 +330,12 @@ public final class Container {
             lock.unlock();
         }
         left.forEach(e -> e.io.close());
-        try {
-            agent().destroyContainer(ContainerRequest.newBuilder().setContainerId(id).build(), CALL);
-        } catch (StatusException e) {
-            log.debug("task {}: destroy in the guest: {}", id, e.getMessage());
+        if (!sandbox.releaseDestroysVm()) {
+            try {
+                agent().destroyContainer(ContainerRequest.newBuilder().setContainerId(id).build(), CALL);
+            } catch (StatusException e) {
+                log.debug("task {}: destroy in the guest: {}", id, e.getMessage());
+            }
         }
         sandbox.release();
     }

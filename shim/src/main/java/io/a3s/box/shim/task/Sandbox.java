@@ -19,6 +19,14 @@ public interface Sandbox {
     CompletableFuture<?> onExit();
 
     /**
+     * Whether {@link #release} destroys the VM with everything in it. Then tearing the container down in the
+     * guest first is wasted time on the delete path (and under TCG, a lot of it).
+     */
+    default boolean releaseDestroysVm() {
+        return false;
+    }
+
+    /**
      * Unmounts what was mounted for the container in the share directory and gives the VM back, which
      * destroys it (a VM that ran a workload never serves another). Idempotent; never throws.
      */
