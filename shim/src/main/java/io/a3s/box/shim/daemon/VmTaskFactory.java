@@ -104,7 +104,7 @@ final class VmTaskFactory implements TaskFactory {
                     () -> specs.forget(id));
             specs.remember(id, spec);
             try {
-                return new Container(id, bundle.toString(), pid,
+                return new Container(namespace, id, bundle.toString(), pid,
                         new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal()),
                         sandbox, events.forNamespace(namespace), clock);
             } catch (StatusException e) {

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -83,6 +84,15 @@ public final class ProcessIo implements AutoCloseable {
      *                         form this shim does not handle (yet: {@code binary://})
      */
     public static ProcessIo open(String name, StdioPaths paths, GuestStreams guest) throws StatusException {
+        return open(name, paths, guest, Map.of());
+    }
+
+    /**
+     * As {@link #open(String, StdioPaths, GuestStreams)}, with the environment of a {@code binary://} logging
+     * driver ({@code CONTAINER_ID}, {@code CONTAINER_NAMESPACE}).
+     */
+    public static ProcessIo open(String name, StdioPaths paths, GuestStreams guest, Map<String, String> loggerEnv)
+            throws StatusException {
         List<AutoCloseable> opened = new ArrayList<>();
         try {
             WritableByteChannel out = null;
@@ -106,8 +116,12 @@ public final class ProcessIo implements AutoCloseable {
                     out = new SharedSink(shared);
                     err = paths.terminal() ? null : new SharedSink(shared);
                 }
-                case BINARY -> throw Code.UNIMPLEMENTED.toException(
-                        "stdio: binary:// logging is not implemented yet (%s)", paths.stdout());
+                case BINARY -> {
+                    BinaryLogger logger = track(opened, BinaryLogger.start(paths.uri(), loggerEnv));
+                    out = logger.stdout;
+                    // with a terminal, fd 4 gets an unused stream, as containerd's runc shim does
+                    err = paths.terminal() ? null : logger.stderr;
+                }
             }
             FileChannel stdinReader = null;
             FileChannel keepAlive = null;

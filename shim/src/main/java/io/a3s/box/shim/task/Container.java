@@ -79,6 +79,7 @@ public final class Container {
     static final Duration EXEC_CREATE = Duration.ofSeconds(60);
 
     private final String id;
+    private final Map<String, String> loggerEnv;
     private final String bundle;
     private final Sandbox sandbox;
     private final EventSink events;
@@ -98,12 +99,19 @@ public final class Container {
      */
     public Container(String id, String bundle, int initPid, StdioPaths stdio, Sandbox sandbox, EventSink events,
                      Clock clock) throws StatusException {
+        this("", id, bundle, initPid, stdio, sandbox, events, clock);
+    }
+
+    /** As above, in containerd namespace {@code namespace} (which logging binaries are told). */
+    public Container(String namespace, String id, String bundle, int initPid, StdioPaths stdio, Sandbox sandbox,
+                     EventSink events, Clock clock) throws StatusException {
+        this.loggerEnv = Map.of("CONTAINER_ID", id, "CONTAINER_NAMESPACE", namespace);
         this.id = id;
         this.bundle = bundle;
         this.sandbox = sandbox;
         this.events = events;
         this.clock = clock;
-        ProcessIo io = ProcessIo.open("task " + id, stdio, streams(""));
+        ProcessIo io = ProcessIo.open("task " + id, stdio, streams(""), loggerEnv);
         this.init = new TaskProcess("", stdio, io);
         init.pid = initPid;
         io.start();
@@ -184,7 +192,7 @@ public final class Container {
             if (init.state instanceof ProcessState.Stopped || init.state instanceof ProcessState.Deleted) {
                 throw Code.FAILED_PRECONDITION.toException("exec %s: task %s is %s", execId, id, init.state.label());
             }
-            ProcessIo io = ProcessIo.open("exec " + id + "/" + execId, stdio, streams(execId));
+            ProcessIo io = ProcessIo.open("exec " + id + "/" + execId, stdio, streams(execId), loggerEnv);
             p = new TaskProcess(execId, stdio, io);
             execs.put(execId, p);
         } finally {
