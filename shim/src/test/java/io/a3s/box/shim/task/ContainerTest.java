@@ -17,7 +17,6 @@ import io.a3s.box.shim.events.EventSink;
 import io.a3s.box.shim.stdio.StdioPaths;
 import io.a3s.box.ttrpc.Code;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -358,9 +357,6 @@ class ContainerTest {
     }
 
     @Test
-    @Disabled("BUG: an exec id cannot be reused after Delete (runc allows it: ctr task exec --exec-id x, twice). "
-            + "The agent keeps finished exec records (AGENT_MAX_FINISHED_EXECS) and the protocol has no RPC to "
-            + "forget one, so ExecProcess answers ALREADY_EXISTS for the id the host has deleted")
     void anExecIdCanBeReusedOnceTheExecIsDeleted() throws Exception {
         Container c = create("reuse", NO_STDIO, "sleep");
         c.start("");

@@ -99,6 +99,19 @@ final class FakeAgent implements AutoCloseable {
                 HelloResponse.newBuilder().setProtocolVersion(AgentClient.PROTOCOL_VERSION).build());
         method(svc, "CreateContainer", CreateContainerRequest.parser(), this::createContainer);
         method(svc, "ExecProcess", ExecProcessRequest.parser(), this::execProcess);
+        // as the C agent: forgets a finished exec, so that its id can be used again
+        method(svc, "DeleteProcess", io.a3s.box.guest.v1.DeleteProcessRequest.parser(), (q, ctx) -> {
+            FakeContainer c = container(q.getContainerId());
+            FakeProcess p = c.procs.get(q.getExecId());
+            if (p == null) {
+                throw Code.NOT_FOUND.toException("exec `%s` not found", q.getExecId());
+            }
+            if (p.exit == null) {
+                throw Code.FAILED_PRECONDITION.toException("exec `%s` is still running", q.getExecId());
+            }
+            c.procs.remove(q.getExecId());
+            return io.a3s.box.guest.v1.Empty.getDefaultInstance();
+        });
         method(svc, "StartProcess", StartProcessRequest.parser(), this::startProcess);
         method(svc, "SignalProcess", SignalProcessRequest.parser(), this::signalProcess);
         method(svc, "WaitProcess", WaitProcessRequest.parser(), this::waitProcess);
