@@ -149,6 +149,20 @@ public final class SpecMapper {
     }
 
     /**
+     * Maps a resource update of a running container ({@code UpdateTaskRequest.resources}) to the guest cgroup
+     * settings, with the same rules as at create.
+     *
+     * @throws SpecException every validation error and refusal, with paths relative to the resources JSON
+     */
+    public static GuestCgroup mapResources(Resources resources) throws SpecException {
+        Report report = new Report();
+        report.errors(SpecValidator.validateResources(resources));
+        GuestCgroup cgroup = ResourceMapping.map(resources, SpecPath.ROOT, report);
+        report.throwIfRefused();
+        return cgroup;
+    }
+
+    /**
      * Maps an exec's process (the JSON of {@code ExecProcessRequest.spec}) for a container mapped earlier. The
      * container's seccomp filter applies to execs too, as with runc: an exec must not escape the filter.
      *

@@ -73,6 +73,11 @@ public final class OciJson {
         return parse(json, Process.class);
     }
 
+    /** Parses a resource update, the JSON carried in {@code UpdateTaskRequest.resources}. */
+    public static Resources parseResources(byte[] json) throws SpecException {
+        return parse(json, Resources.class);
+    }
+
     /**
      * Reads {@code path}: a {@code config.json}, or a bundle directory holding one. A file over the size limit is
      * refused before it is read.

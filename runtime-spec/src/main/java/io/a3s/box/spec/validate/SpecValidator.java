@@ -83,6 +83,16 @@ public final class SpecValidator {
         return List.copyOf(v.errors);
     }
 
+    /**
+     * Every rule violation in a resource update (the JSON of {@code UpdateTaskRequest.resources}); paths are
+     * relative to that document.
+     */
+    public static List<SpecError> validateResources(Resources resources) {
+        SpecValidator v = new SpecValidator();
+        v.resources(resources, SpecPath.ROOT);
+        return List.copyOf(v.errors);
+    }
+
     // ---- the document ------------------------------------------------------------------------------------
 
     private void spec(Spec spec) {

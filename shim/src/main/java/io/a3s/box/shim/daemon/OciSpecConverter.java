@@ -52,8 +52,16 @@ final class OciSpecConverter implements SpecConverter {
 
     @Override
     public CgroupResources resources(String containerId, Any resources) throws StatusException {
-        throw Code.UNIMPLEMENTED.toException("update task %s: resource updates are not implemented yet",
-                containerId);
+        if (!resources.getTypeUrl().endsWith("runtime-spec/1/LinuxResources")) {
+            throw Code.INVALID_ARGUMENT.toException("update task %s: resources are a %s, not OCI LinuxResources",
+                    containerId, resources.getTypeUrl());
+        }
+        try {
+            return GuestSpecs.resources(SpecMapper.mapResources(
+                    OciJson.parseResources(resources.getValue().toByteArray())));
+        } catch (SpecException e) {
+            throw Code.INVALID_ARGUMENT.toException("update task %s: %s", containerId, describe(e));
+        }
     }
 
     /** Every error of a spec, one per line, each naming its JSON path. */
