@@ -155,6 +155,7 @@ struct agent {
 
     /* configuration */
     char share_dir[PATH_MAX];
+    bool share_is_9p;             /* the VM's 9p share (cache=loose): what is written there needs a sync */
     char cgroup_root[PATH_MAX];   /* "" when no cgroup v2 hierarchy is available */
     char cgroup_parent[64];
     uint64_t boot_time_ns;

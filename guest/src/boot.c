@@ -200,6 +200,7 @@ int boot_stage2(void)
     for (;;) {
         if (mount(AGENT_SHARE_TAG, AGENT_SHARE_DIR, "9p", MS_NOSUID | MS_NODEV, AGENT_SHARE_OPTS) == 0) {
             log_info("9p share `%s` mounted on %s", AGENT_SHARE_TAG, AGENT_SHARE_DIR);
+            A.share_is_9p = true;
             break;
         }
         int e = errno;

@@ -538,6 +538,22 @@ void proc_on_status(struct process *p)
 
 static void destroy_progress(struct container *c);
 
+/* Writes back what processes wrote through the 9p share (their rootfs, their bind mounts). The share is
+ * mounted cache=loose, which keeps writes in the guest's page cache; the host may read those files, or kill
+ * the VM, as soon as it hears of an exit, and would find them empty. Only the VM's 9p share is synced (9p
+ * reports the host file system's type to statfs, hence the flag): in test mode the share is a host
+ * directory, whose file system syncfs would flush whole. */
+static void share_sync(void)
+{
+    if (!A.share_is_9p)
+        return;
+    int fd = open(A.share_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) < 0)
+        log_warn("sync `%s`: %s", A.share_dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void proc_exited(struct process *p, int status)
 {
     /* The child's descriptors close before its exit is reported: whatever it said is readable now. */
@@ -552,6 +568,8 @@ static void proc_exited(struct process *p, int status)
     }
     log_debug("container `%s`: process %d (`%s`) exited with %d", p->c->id, (int)p->pid, p->exec_id,
               p->exit_status);
+    /* what it wrote is on the host before anyone hears of its exit */
+    share_sync();
     while (p->waits) {
         struct call *call = p->waits;
         p->waits = call->next;

@@ -22,9 +22,29 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-static int open_pty(int *master, int *slave, char *path, size_t len)
+/* The ptmx of a running container's own devpts instance ("" when it has none), for an exec's terminal:
+ * a pty of the VM's devpts would work, but its slave would not exist in the container's /dev/pts, and
+ * `tty` there would say "not a tty" (runc allocates an exec's pty inside the container too). The init's
+ * terminal comes from the VM's devpts: the container's does not exist yet, and the init's is bound on
+ * /dev/console, as runc does. */
+static void container_ptmx(const struct process *p, char *path, size_t len)
 {
-    int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    path[0] = '\0';
+    const struct process *init = p->c ? p->c->init : NULL;
+    if (init && init != p && init->pid > 0 && init->state != P_EXITED)
+        snprintf(path, len, "/proc/%d/root/dev/pts/ptmx", (int)init->pid);
+}
+
+static int open_pty(const char *ptmx, int *master, int *slave, char *path, size_t len)
+{
+    int m = -1;
+    if (ptmx[0]) {
+        m = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m < 0)
+            log_debug("open `%s`: %s; using the VM's /dev/ptmx", ptmx, strerror(errno));
+    }
+    if (m < 0)
+        m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0)
         return -errno;
     int unlock = 0, n;
@@ -54,7 +74,9 @@ int stdio_prepare(struct process *p, const A3s__Guest__V1__ProcessSpec *ps, int 
     *pty_slave = -1;
     if (ps->terminal) {
         int m = -1, s = -1;
-        r = open_pty(&m, &s, slave_path, slave_len);
+        char ptmx[64];
+        container_ptmx(p, ptmx, sizeof(ptmx));
+        r = open_pty(ptmx, &m, &s, slave_path, slave_len);
         if (r < 0) {
             log_error("open a pty: %s", strerror(-r));
             return r;

@@ -236,6 +236,19 @@ t_pty_size_and_resize() {
     expect_eq "$out" tty
 }
 
+# An exec's terminal is a pty of the container's own /dev/pts (as runc allocates it): `tty` names it, and
+# the init's terminal is /dev/console.
+t_exec_pty_is_the_containers() {
+    ctl create --id ptyx --tty --rootfs "$ROOTFS" -- sh -c 'tty; sleep 100' >/dev/null && ctl start --id ptyx || return 1
+    local out
+    out=$(ctl exec --id ptyx --tty -- sh -c 'tty; ls -1 /dev/pts' </dev/null | tr -d '\r'); local rc=$?
+    ctl kill --id ptyx --signal 9 >/dev/null; ctl destroy --id ptyx >/dev/null
+    [ "$rc" = 0 ] || fail "exec: rc $rc" || return 1
+    echo "$out" | head -1 | grep -q '^/dev/pts/[0-9]*$' || fail "tty in an exec: $out" || return 1
+    local n=${out%%$'\n'*}; n=${n#/dev/pts/}
+    echo "$out" | tail -n +2 | grep -qx "$n" || fail "the exec's pty is not in the container's /dev/pts: $out"
+}
+
 t_pty_stdin() {
     local out
     local rc
@@ -343,6 +356,15 @@ t_bind_mount() {
     # per-mount flags that are no filesystem data: nosymfollow
     out=$(run --mount "tmpfs:tmpfs:/nsf:nosymfollow,size=1m" -- sh -c 'ln -s /etc/passwd /nsf/l; cat /nsf/l >/dev/null 2>&1 && echo followed || echo not-followed') || return 1
     expect_eq "$out" not-followed "nosymfollow"
+}
+
+# What a process writes through the share is on the host when its exit is reported: in a VM the share is
+# 9p with cache=loose, which keeps writes in the guest until the agent syncs it (at every exit).
+t_share_written_at_exit() {
+    mkdir -p "$SHARE/c/mounts/w"
+    run --mount "bind:$GSHARE/c/mounts/w:/out" -- sh -c 'echo written > /out/f; echo more >> /root/f2' || return 1
+    expect_eq "$(cat "$SHARE/c/mounts/w/f" 2>/dev/null)" written "bind mount" &&
+        expect_eq "$(cat "$HROOTFS/root/f2" 2>/dev/null)" more "rootfs"
 }
 
 # A rootfs owned by 100000:100000 on the share (as containerd's --uidmap leaves it) and a user namespace
@@ -601,8 +623,8 @@ t_no_fd_leak() {
 
 ALL_TESTS="hello echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
-pty_stdin cwd_env_user caps_and_nnp caps_absent delete_process namespaces_and_mounts readonly_rootfs bind_mount
-user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
+pty_stdin exec_pty_is_the_containers cwd_env_user caps_and_nnp caps_absent delete_process namespaces_and_mounts readonly_rootfs bind_mount
+share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
 containers_survive_reconnect pending_calls_across_reconnect no_fd_leak"
 

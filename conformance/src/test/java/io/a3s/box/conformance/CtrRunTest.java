@@ -1,6 +1,7 @@
 package io.a3s.box.conformance;
 
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -28,6 +29,11 @@ class CtrRunTest {
         if (h != null) {
             h.close();
         }
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        h.assertNothingLeft();
     }
 
     @Test

@@ -1,13 +1,17 @@
 package io.a3s.box.conformance;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A real containerd (Debian's package) on private paths: its own root, state, sockets and config, so tests
@@ -24,12 +28,14 @@ public final class PrivateContainerd implements AutoCloseable {
     private final Path dir;
     private final Path grpcSocket;
     private final Path ttrpcSocket;
-    private final Process process;
+    private final ProcessBuilder command;
+    private Process process;
 
-    private PrivateContainerd(Path dir, Process process) {
+    private PrivateContainerd(Path dir, ProcessBuilder command, Process process) {
         this.dir = dir;
         this.grpcSocket = dir.resolve("c.sock");
         this.ttrpcSocket = dir.resolve("c.sock.ttrpc");
+        this.command = command;
         this.process = process;
     }
 
@@ -76,9 +82,10 @@ public final class PrivateContainerd implements AutoCloseable {
         path.append(System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
         pb.environment().put("PATH", path.toString());
         pb.environment().putAll(env);
-        pb.redirectErrorStream(true).redirectOutput(dir.resolve("containerd.log").toFile());
+        pb.redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("containerd.log").toFile()));
         Process p = pb.start();
-        PrivateContainerd c = new PrivateContainerd(dir, p);
+        PrivateContainerd c = new PrivateContainerd(dir, pb, p);
         try {
             c.awaitReady();
         } catch (IOException | RuntimeException e) {
@@ -100,6 +107,24 @@ public final class PrivateContainerd implements AutoCloseable {
             Thread.sleep(50);
         }
         throw new IOException("containerd not ready within " + START_DEADLINE + ": " + log());
+    }
+
+    /**
+     * Stops containerd (SIGTERM, as systemd does) and starts it again on the same root, state, sockets and
+     * environment, leaving its shims and their tasks alone; returns once it answers again.
+     */
+    public void restart() throws IOException, InterruptedException {
+        process.destroy();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            throw new IOException("containerd did not stop within 10 s of SIGTERM");
+        }
+        process = command.start();
+        awaitReady();
+    }
+
+    /** containerd's pid. */
+    public long pid() {
+        return process.pid();
     }
 
     public Path grpcSocket() {
@@ -126,15 +151,58 @@ public final class PrivateContainerd implements AutoCloseable {
     public record Result(int exitCode, String stdout, String stderr) {
     }
 
-    /** Runs {@code ctr --address <ours> args...} and waits up to 60 s. */
+    /** Runs {@code ctr --address <ours> args...} and waits up to 60 s. ctr's stdin stays open (and empty). */
     public Result ctr(String... args) throws IOException, InterruptedException {
-        Process p = startCtr(args);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("ctr " + String.join(" ", args) + " did not finish within 60 s");
+        return ctr(null, Duration.ofSeconds(60), args);
+    }
+
+    /**
+     * Runs {@code ctr --address <ours> args...}, writing {@code stdin} to it and closing it (null: leaves it
+     * open and empty), reading its output as it comes; kills it and fails after {@code timeout}.
+     */
+    public Result ctr(byte[] stdin, Duration timeout, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(CTR.toString(), "--address", grpcSocket.toString()));
+        cmd.addAll(List.of(args));
+        return run(cmd, stdin, timeout);
+    }
+
+    /** Runs {@code cmd} as {@link #ctr(byte[], Duration, String...)} runs ctr. */
+    public static Result run(List<String> cmd, byte[] stdin, Duration timeout)
+            throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).start();
+        CompletableFuture<String> out = new CompletableFuture<>();
+        CompletableFuture<String> err = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> out.complete(readAll(p.getInputStream())));
+        Thread.ofVirtual().start(() -> err.complete(readAll(p.getErrorStream())));
+        if (stdin != null) {
+            Thread.ofVirtual().start(() -> {
+                try (var in = p.getOutputStream()) {
+                    in.write(stdin);
+                } catch (IOException ignored) {
+                    // the process exited without reading all of it: its result says what happened
+                }
+            });
         }
-        return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
-                new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+            throw new IOException(String.join(" ", cmd) + " did not finish within " + timeout + "; stdout: "
+                    + out.getNow("") + "; stderr: " + err.getNow(""));
+        }
+        try {
+            return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IOException("reading the output of " + String.join(" ", cmd) + ": " + e, e);
+        }
+    }
+
+    private static String readAll(InputStream in) {
+        try (in) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(read failed: " + e + ")";
+        }
     }
 
     /** Starts {@code ctr --address <ours> args...} without waiting (e.g. {@code ctr events}). */

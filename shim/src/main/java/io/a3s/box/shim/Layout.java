@@ -14,6 +14,8 @@ import java.util.HexFormat;
  * <pre>
  * /run/a3s-box/
  *   pool.sock, pool.pid            the pool daemon (one per host)
+ *   pool.lock, pool.log            held by the live pool daemon (flock); its log when started on demand
+ *   pool-run/                      `a3s-box pool run`'s default busybox root filesystem
  *   vms/&lt;vmId&gt;/                    one directory per VM (see vm.StateDir): qemu.pid, agent.sock, share/, owner
  *   shim/&lt;key&gt;.sock, &lt;key&gt;.pid    the shim daemon of one containerd (key = hash of its addresses)
  *   shim/&lt;key&gt;.log                 that daemon's log (each task's lines also go to its bundle's log FIFO)
@@ -41,6 +43,16 @@ public record Layout(Path root) {
 
     public Path poolPidFile() {
         return root.resolve("pool.pid");
+    }
+
+    /** Locked (flock) by the live pool daemon for as long as it runs: one pool per state tree. */
+    public Path poolLockFile() {
+        return root.resolve("pool.lock");
+    }
+
+    /** The pool daemon's stdout and stderr when a client started it. */
+    public Path poolLog() {
+        return root.resolve("pool.log");
     }
 
     public Path shimDir() {

@@ -83,8 +83,11 @@ public final class SpecMapper {
         GuestRoot guestRoot = new GuestRoot(SharedDir.rootfs(containerId),
                 rootfs != null && Boolean.TRUE.equals(rootfs.readonly()), linux.rootfsPropagation());
         if (rootfs != null && rootfs.path() != null) {
+            // Bound read-write even for root.readonly: the agent creates the mount points (/proc, /dev, ...)
+            // an image may lack before it remounts the rootfs read-only, as runc does; a read-only bind
+            // would make such an image fail with EROFS (ctr run --read-only).
             shares.add(new ShareBind(bundle.resolve(rootfs.path()).normalize().toString(), guestRoot.path(),
-                    guestRoot.readonly(), root.field("root").field("path").toString()));
+                    false, root.field("root").field("path").toString()));
         }
         List<GuestMount> mounts = new ArrayList<>();
         List<Mount> ociMounts = spec.mounts() != null ? spec.mounts() : List.of();

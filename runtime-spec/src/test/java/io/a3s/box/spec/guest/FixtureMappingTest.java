@@ -42,8 +42,8 @@ class FixtureMappingTest {
         GuestContainerSpec spec = Fixtures.mapped(name);
         assertEquals("c1", spec.containerId());
         assertEquals(SHARE + "/rootfs", spec.root().path());
-        assertEquals(new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", spec.root().readonly(),
-                "root.path"), spec.shares().getFirst());
+        assertEquals(new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", false, "root.path"),
+                spec.shares().getFirst());
         assertTrue(spec.namespaces().contains(GuestNamespace.MOUNT));
         assertNotNull(spec.process());
         assertFalse(spec.process().args().isEmpty());
@@ -212,7 +212,8 @@ class FixtureMappingTest {
     void readOnlyRootfs() throws Exception {
         GuestContainerSpec spec = Fixtures.mapped("read-only");
         assertTrue(spec.root().readonly());
-        assertTrue(spec.shares().getFirst().readonly());
+        // the agent makes the mount points, then remounts it read-only: the share bind stays writable
+        assertFalse(spec.shares().getFirst().readonly());
     }
 
     @Test

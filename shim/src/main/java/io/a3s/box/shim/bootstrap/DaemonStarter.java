@@ -3,11 +3,9 @@ package io.a3s.box.shim.bootstrap;
 import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.admin.v1.PingResponse;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -32,7 +30,6 @@ final class DaemonStarter {
     static final Duration LOCK_TIMEOUT = Duration.ofSeconds(30);
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
     private static final long POLL_MILLIS = 5;
-    private static final List<String> SETSID = List.of("/usr/bin/setsid", "/bin/setsid");
 
     private final Layout layout;
     private final String containerdAddress;
@@ -72,7 +69,7 @@ final class DaemonStarter {
         }
         Path lockPath = Path.of(socket + ".lock");
         try (FileChannel ch = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = lock(ch, lockPath)) {
+             FileLock ignored = Detached.lock(ch, lockPath, LOCK_TIMEOUT)) {
             live = ping();
             if (live.isPresent()) {
                 return live.get(); // another start spawned it while we waited for the lock
@@ -89,21 +86,6 @@ final class DaemonStarter {
         return AdminClient.ping(socket(), containerdAddress, ttrpcAddress, AdminClient.PING_TIMEOUT);
     }
 
-    private static FileLock lock(FileChannel ch, Path path) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + LOCK_TIMEOUT.toNanos();
-        while (true) {
-            FileLock l = ch.tryLock();
-            if (l != null) {
-                return l;
-            }
-            if (System.nanoTime() - deadline >= 0) {
-                throw new IOException("another start has held " + path + " for " + LOCK_TIMEOUT.toSeconds()
-                        + " s");
-            }
-            Thread.sleep(POLL_MILLIS);
-        }
-    }
-
     /** The daemon's command line: this JVM's, with the {@code serve} action. */
     List<String> command() {
         List<String> args = new ArrayList<>(List.of("-address", containerdAddress, "-ttrpc-address", ttrpcAddress));
@@ -112,32 +94,18 @@ final class DaemonStarter {
         }
         args.add("serve");
         List<String> cmd = new ArrayList<>();
-        cmd.add(setsid());
+        cmd.add(Detached.setsid());
         cmd.addAll(jvm.with(mainClass, args));
         return cmd;
     }
 
-    private static String setsid() {
-        for (String s : SETSID) {
-            if (Files.isExecutable(Path.of(s))) {
-                return s;
-            }
-        }
-        return "setsid"; // from PATH; a clear "cannot run" error if it is not there either
-    }
-
     private Process spawn() throws IOException {
-        // stdout and stderr: appended to the daemon's log file (its logger writes to stderr), never a pipe
-        File log = layout.shimLog(containerdAddress, ttrpcAddress).toFile();
-        ProcessBuilder pb = new ProcessBuilder(command())
-                .directory(new File("/"))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log))
-                .redirectError(ProcessBuilder.Redirect.appendTo(log));
-        Map<String, String> env = pb.environment();
-        env.put(Layout.ROOT_ENV, layout.root().toString()); // the daemon resolves the same state tree
+        // stdout and stderr: appended to the daemon's log file (its logger writes to stderr), never a pipe;
+        // the daemon resolves the same state tree
+        List<String> cmd = command();
         try {
-            return pb.start();
+            return Detached.spawn(cmd.subList(1, cmd.size()), layout.shimLog(containerdAddress, ttrpcAddress),
+                    Map.of(Layout.ROOT_ENV, layout.root().toString()));
         } catch (IOException e) {
             throw new IOException("cannot run the shim daemon: " + e.getMessage(), e);
         }
@@ -167,16 +135,6 @@ final class DaemonStarter {
     }
 
     private String logHint() {
-        Path log = layout.shimLog(containerdAddress, ttrpcAddress);
-        if (!Files.isReadable(log)) {
-            return "";
-        }
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            String last = lines.isEmpty() ? "" : lines.getLast().strip();
-            return " (" + log + (last.isEmpty() ? "" : ": " + last) + ")";
-        } catch (IOException | RuntimeException e) {
-            return " (see " + log + ")";
-        }
+        return Detached.logHint(layout.shimLog(containerdAddress, ttrpcAddress));
     }
 }

@@ -7,6 +7,7 @@ import io.a3s.box.shim.admin.v1.CleanupTaskResponse;
 import io.a3s.box.shim.config.ConfigException;
 import io.a3s.box.shim.daemon.TaskRecord;
 import io.a3s.box.shim.sys.Mounts;
+import io.a3s.box.shim.vm.StateDir;
 import io.a3s.box.ttrpc.StatusException;
 
 import java.io.IOException;
@@ -79,6 +80,7 @@ public final class DeleteAction {
             }
         } else {
             localCleanup(layout, namespace, id, bundle, reaper, resp, err);
+            reapOrphanVms(layout, reaper, err);
         }
         unmountRootfs(bundle, err);
 
@@ -140,6 +142,52 @@ public final class DeleteAction {
             deleteQuietly(file, err);
         } else {
             warn(err, "keeping " + file + " for the next cleanup");
+        }
+    }
+
+    /**
+     * The daemon is gone: tears down the VMs it owned that no task file names (its warm pool's idle VMs,
+     * which only that daemon knew; each task's VM goes with that task's delete). A VM directory without an
+     * owner file is being set up by a live process and is left alone, as is every VM whose owner runs.
+     */
+    static void reapOrphanVms(Layout layout, VmReaper reaper, PrintStream err) {
+        List<Path> vms;
+        try {
+            vms = StateDir.list(layout.root());
+        } catch (IOException e) {
+            warn(err, "cannot list " + layout.vms() + ": " + e.getMessage());
+            return;
+        }
+        for (Path vm : vms) {
+            if (!Files.exists(vm.resolve(StateDir.OWNER), LinkOption.NOFOLLOW_LINKS) || StateDir.ownerAlive(vm)
+                    || namedByATaskFile(layout, vm)) {
+                continue;
+            }
+            try {
+                reaper.reconcile(vm);
+            } catch (Exception e) {
+                warn(err, "cannot tear down orphaned VM " + vm + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private static boolean namedByATaskFile(Layout layout, Path vm) {
+        Path tasks = layout.root().resolve("tasks");
+        if (!Files.isDirectory(tasks)) {
+            return false;
+        }
+        try (var files = Files.walk(tasks, 2)) {
+            return files.filter(f -> f.toString().endsWith(".json")).anyMatch(f -> {
+                try {
+                    TaskRecord t = TaskRecord.read(f);
+                    return t.vmStateDir() != null && !t.vmStateDir().isEmpty()
+                            && Path.of(t.vmStateDir()).toAbsolutePath().normalize().equals(vm.toAbsolutePath().normalize());
+                } catch (IOException | RuntimeException e) {
+                    return false;
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            return true; // unsure: leave it
         }
     }
 

@@ -10,12 +10,12 @@ import java.util.List;
  * daemon with it, so the daemon runs the same build with the same settings without the launcher having to
  * pass them twice.
  */
-record JvmCommand(List<String> prefix) {
+public record JvmCommand(List<String> prefix) {
     /** Options that make a JVM write files at exit (AOT training): the daemon must not inherit them. */
     private static final List<String> NOT_INHERITED = List.of("-XX:AOTCacheOutput=", "-XX:AOTMode=",
             "-XX:AOTConfiguration=", "-XX:ArchiveClassesAtExit=", "-XX:DumpLoadedClassList=");
 
-    JvmCommand {
+    public JvmCommand {
         prefix = List.copyOf(prefix);
     }
 
@@ -24,12 +24,30 @@ record JvmCommand(List<String> prefix) {
      *
      * @throws IllegalStateException if the command line cannot be read or does not name {@code mainClass}
      */
-    static JvmCommand current(String mainClass) {
+    public static JvmCommand current(String mainClass) {
         ProcessHandle.Info info = ProcessHandle.current().info();
         String java = info.command().orElseThrow(() -> new IllegalStateException("cannot read this JVM's command"));
         String[] argv = info.arguments().orElseThrow(
                 () -> new IllegalStateException("cannot read this JVM's arguments"));
         return of(java, Arrays.asList(argv), mainClass);
+    }
+
+    /**
+     * This process's command line up to the first of {@code mainClasses} it names (a daemon started by the shim
+     * daemon or by the {@code a3s-box} command line runs the same JVM with another main class).
+     *
+     * @throws IllegalStateException if the command line cannot be read or names none of them
+     */
+    public static JvmCommand currentAny(List<String> mainClasses) {
+        IllegalStateException last = null;
+        for (String main : mainClasses) {
+            try {
+                return current(main);
+            } catch (IllegalStateException e) {
+                last = e;
+            }
+        }
+        throw last != null ? last : new IllegalStateException("no main class given");
     }
 
     static JvmCommand of(String java, List<String> args, String mainClass) {
@@ -59,7 +77,7 @@ record JvmCommand(List<String> prefix) {
     }
 
     /** The full command: this prefix, {@code mainClass}, then {@code args}. */
-    List<String> with(String mainClass, List<String> args) {
+    public List<String> with(String mainClass, List<String> args) {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(mainClass);
         cmd.addAll(args);

@@ -28,6 +28,10 @@ public final class A3sBox {
                                       spec it maps to, or every error with its JSON path (exit status 1)
               spec check --process PATH
                                       the same for an exec's OCI Process JSON
+              pool start [--foreground] | status [--json] | stop
+                                      the host's warm pool of microVMs (a3s-box pool help)
+              pool run [OPTIONS] -- CMD [ARGS...]
+                                      run one command in a pooled VM, exit with its status
               debug publish-exit      forward a TaskExit event to containerd over ttrpc (diagnostics):
                   --address PATH        containerd's ttrpc socket (default: $TTRPC_ADDRESS)
                   --namespace NS        containerd namespace (default: default)
@@ -57,6 +61,7 @@ public final class A3sBox {
                 case "debug" -> debug(rest, out, err);
                 case "check" -> HostCheck.run(out, io.a3s.box.shim.config.ShimConfig.defaultGuestDir());
                 case "spec" -> io.a3s.box.spec.cli.SpecCheck.run(rest, out, err);
+                case "pool" -> io.a3s.box.shim.pool.PoolCli.run(rest, out, err);
                 case "help", "--help", "-h" -> {
                     out.print(USAGE);
                     yield 0;

@@ -3,11 +3,9 @@ package io.a3s.box.shim.daemon;
 import io.a3s.box.shim.config.ConfigException;
 import io.a3s.box.shim.config.ShimConfig;
 import io.a3s.box.shim.events.EventPublisher;
-import io.a3s.box.shim.pool.PoolPolicy;
-import io.a3s.box.shim.pool.WarmPool;
+import io.a3s.box.shim.pool.PoolClient;
 import io.a3s.box.shim.task.TaskService;
 import io.a3s.box.shim.vm.VmConfig;
-import io.a3s.box.shim.vm.qemu.QemuBackend;
 import io.a3s.box.ttrpc.ServiceDefinition;
 import io.a3s.box.ttrpc.TtrpcServer;
 import org.slf4j.Logger;
@@ -25,19 +23,20 @@ import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The long-running shim daemon of one containerd: serves containerd's task service (v2 and v3) and the
- * private Admin service on one socket, publishes events to that containerd, and gets VMs from the warm
- * pool. It stays up between containers (so that `start` finds it and no JVM starts per container) and
- * exits on its own after {@link #IDLE_EXIT} without tasks, or on SIGTERM.
+ * private Admin service on one socket, publishes events to that containerd, and gets VMs from the host's pool
+ * daemon ({@link PoolClient}: started on demand, shared by every shim daemon of the host). It stays up between
+ * containers (so that `start` finds it and no JVM starts per container) and exits on its own after
+ * {@link #IDLE_EXIT} without tasks, or on SIGTERM.
  *
  * <p>Stop order (the same for SIGTERM and idle exit): stop accepting and let calls in flight finish
- * (bounded), then the pool (destroying its VMs), then the event publisher (publishing what is queued),
- * then the pid file. The JVM does not exit before that is done: the shutdown hook runs it.
+ * (bounded), then the pool client (releasing the VMs still leased: the pool destroys them), then the event
+ * publisher (publishing what is queued), then the pid file. The JVM does not exit before that is done: the
+ * shutdown hook runs it.
  */
 public final class ShimDaemon {
     private static final Logger log = LoggerFactory.getLogger(ShimDaemon.class);
@@ -49,13 +48,13 @@ public final class ShimDaemon {
 
     private final DaemonConfig config;
     private final TtrpcServer server;
-    private final WarmPool pool;
+    private final PoolClient pool;
     private final EventPublisher events;
     private final TaskService tasks;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private ShimDaemon(DaemonConfig config, TtrpcServer server, WarmPool pool, EventPublisher events,
+    private ShimDaemon(DaemonConfig config, TtrpcServer server, PoolClient pool, EventPublisher events,
                        TaskService tasks) {
         this.config = config;
         this.server = server;
@@ -84,12 +83,8 @@ public final class ShimDaemon {
             return 1;
         }
         VmConfig vm = settings.vm().toVmConfig();
-        ShimConfig.Pool p = settings.pool();
-        PoolPolicy policy = new PoolPolicy(p.size() > 0 ? Map.of(vm, p.size()) : Map.of(), p.maxVms(),
-                Math.min(p.maxConcurrentBoots(), p.maxVms()), p.idleTtl(), p.leaseWait());
-        QemuBackend backend = new QemuBackend();
-        // VM directories are <root>/vms/<id>: the pool is given the state root, StateDir adds "vms"
-        WarmPool pool = new WarmPool(backend, config.layout().root(), policy).start();
+        // the host's pool daemon, on this daemon's state tree, started on demand with this JVM's command line
+        PoolClient pool = PoolClient.forThisProcess(config.layout(), settings.pool().leaseWait());
         EventPublisher events = new EventPublisher(EventPublisher.parseAddress(config.ttrpcAddress())).start();
         OciSpecConverter specs = new OciSpecConverter();
         TaskService tasks = new TaskService(
@@ -103,8 +98,9 @@ public final class ShimDaemon {
         ShimDaemon daemon = new ShimDaemon(config, server, pool, events, tasks);
         Files.writeString(config.pidFile(), Long.toString(ProcessHandle.current().pid()));
         log.info("a3s-box shim daemon {} serving {} for containerd {} (events to {}); VMs {} vCPU {} MiB from {}, "
-                        + "pool size {}", ProcessHandle.current().pid(), socket, config.containerdAddress(),
-                config.ttrpcAddress(), vm.vcpus(), vm.memoryMiB(), vm.kernel().getParent(), p.size());
+                        + "leased from the pool daemon on {}", ProcessHandle.current().pid(), socket,
+                config.containerdAddress(), config.ttrpcAddress(), vm.vcpus(), vm.memoryMiB(), vm.kernel().getParent(),
+                config.layout().poolSocket());
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::stop, "shim-daemon-stop"));
         Thread.ofVirtual().name("idle-exit").start(daemon::exitWhenIdle);
         while (!server.awaitTermination(Duration.ofHours(1))) {

@@ -127,10 +127,19 @@ public final class AgentClient implements AutoCloseable {
      *                         version mismatch
      */
     public HelloResponse handshake(Instant deadline) throws StatusException {
+        return handshake(deadline, HELLO_INTERVAL);
+    }
+
+    /**
+     * {@link #handshake(Instant)}, resending Hello every {@code resendEvery}. A host that attaches to a VM that is
+     * up already (a handover from the pool) resends sooner: its first Hello is lost when the guest sees it before
+     * the previous host's disconnect (docs/guest-protocol.md), and the agent answers within milliseconds.
+     */
+    public HelloResponse handshake(Instant deadline, Duration resendEvery) throws StatusException {
         HelloRequest req = HelloRequest.newBuilder().setProtocolVersion(PROTOCOL_VERSION).build();
         HelloResponse r;
         try {
-            r = client.handshake(SERVICE, "Hello", req, HelloResponse.parser(), HELLO_INTERVAL, deadline);
+            r = client.handshake(SERVICE, "Hello", req, HelloResponse.parser(), resendEvery, deadline);
         } catch (StatusException e) {
             Status d = dead;
             if (e.code() == Code.UNAVAILABLE && d != null) {

@@ -1,5 +1,6 @@
 package io.a3s.box.shim.pool;
 
+import io.a3s.box.shim.config.ShimConfig;
 import io.a3s.box.shim.vm.VmConfig;
 
 import java.time.Duration;
@@ -19,6 +20,17 @@ import java.util.Objects;
 public record PoolPolicy(Map<VmConfig, Integer> idleTargets, int maxVms, int maxConcurrentBoots,
                          Duration idleTtl, Duration defaultLeaseWait) {
     public static final int MAX_VMS_LIMIT = 4096;
+
+    /**
+     * The policy of the {@code [pool]} section: {@code pool.size} idle VMs of the {@code [vm]} section's VM (the
+     * key the shim asks for when a container does not need a bigger VM), and the cap, TTL and waits.
+     */
+    public static PoolPolicy of(ShimConfig config) {
+        VmConfig vm = PoolKeys.normalize(config.vm().toVmConfig());
+        ShimConfig.Pool p = config.pool();
+        return new PoolPolicy(p.size() > 0 ? Map.of(vm, p.size()) : Map.of(), p.maxVms(),
+                Math.min(p.maxConcurrentBoots(), p.maxVms()), p.idleTtl(), p.leaseWait());
+    }
 
     public PoolPolicy {
         idleTargets = Map.copyOf(Objects.requireNonNull(idleTargets, "idleTargets"));

@@ -42,6 +42,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>In the background the pool refills every key up to its idle target, evicts idle VMs older than the
  *       idle TTL, forgets idle VMs that died, and evicts an idle VM of another key when a waiter needs its
  *       slot.</li>
+ *   <li>A VM leased out by an earlier pool process ({@link #adopt}) counts as leased, like any other, until it is
+ *       released.</li>
  * </ol>
  *
  * <p>Threading: thread-safe; one lock guards all state. Boots and teardowns run on their own virtual
@@ -49,16 +51,22 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Lifecycle: {@link #start}, {@link #shutdown} (no new leases, idle VMs destroyed, leased VMs stay with
  * their holders until released), {@link #shutdownNow} (leased VMs destroyed too), {@link #awaitTermination}
- * (until the pool owns no VM), {@link #close}.
+ * (until the pool owns no VM), {@link #awaitOnlyLeased} (until it owns nothing but leased VMs), {@link #close}.
  */
 public final class WarmPool implements VmProvider, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WarmPool.class);
     private static final int BOOT_TIMES_KEPT = 200;
     private static final Duration TICK = Duration.ofMillis(500);
+    /**
+     * Niceness of the VMs the refill boots, until they are leased: on a host with few cores a TCG boot takes a
+     * whole core for seconds, and it must not slow down the VMs in use (nor the JVMs serving them).
+     */
+    static final int BACKGROUND_NICE = 10;
 
     private final VmBackend backend;
     private final Path stateRoot;
     private final PoolPolicy policy;
+    private final Warmer warmer;
     private final Clock clock;
     private final SecureRandom random = new SecureRandom();
     private final ReentrantLock lock = new ReentrantLock();
@@ -111,14 +119,31 @@ public final class WarmPool implements VmProvider, AutoCloseable {
         }
     }
 
-    public WarmPool(VmBackend backend, Path stateRoot, PoolPolicy policy) {
-        this(backend, stateRoot, policy, Clock.systemUTC());
+    /**
+     * Runs on every VM the refill boots, before it becomes IDLE (and while it still counts as booting): work that
+     * makes the first lease of the VM faster, or checks it. A failure counts as a failed boot (the VM is destroyed).
+     * Never runs for a VM booted on the request path: its lessee is waiting.
+     */
+    @FunctionalInterface
+    public interface Warmer {
+        Warmer NONE = vm -> { };
+
+        void warmUp(VmInstance vm) throws Exception;
     }
 
-    WarmPool(VmBackend backend, Path stateRoot, PoolPolicy policy, Clock clock) {
+    public WarmPool(VmBackend backend, Path stateRoot, PoolPolicy policy) {
+        this(backend, stateRoot, policy, Warmer.NONE);
+    }
+
+    public WarmPool(VmBackend backend, Path stateRoot, PoolPolicy policy, Warmer warmer) {
+        this(backend, stateRoot, policy, warmer, Clock.systemUTC());
+    }
+
+    WarmPool(VmBackend backend, Path stateRoot, PoolPolicy policy, Warmer warmer, Clock clock) {
         this.backend = backend;
         this.stateRoot = stateRoot;
         this.policy = policy;
+        this.warmer = warmer;
         this.clock = clock;
     }
 
@@ -158,6 +183,7 @@ public final class WarmPool implements VmProvider, AutoCloseable {
     public Lease lease(VmConfig key, String holder, Duration maxWait) throws StatusException {
         long deadline = System.nanoTime() + maxWait.toNanos();
         Waiter w = new Waiter(key);
+        Lease hit = null;
         lock.lock();
         try {
             if (shutdown) {
@@ -188,10 +214,14 @@ public final class WarmPool implements VmProvider, AutoCloseable {
                 throw w.failure;
             }
             if (w.idle != null) {
-                return leased(w.idle.vm(), holder, true);
+                hit = leased(w.idle.vm(), holder, true);
             }
         } finally {
             lock.unlock();
+        }
+        if (hit != null) {
+            hit.vm().setNice(0); // someone uses it now
+            return hit;
         }
         // A slot was reserved for us: boot on the request path (a miss).
         VmInstance vm = boot(key, false);
@@ -208,6 +238,24 @@ public final class WarmPool implements VmProvider, AutoCloseable {
                 destroyLater(key, vm);
                 throw Code.UNAVAILABLE.toException("pool is shutting down");
             }
+            return leased(vm, holder, false);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Takes a VM that is already leased out (by an earlier pool process, found in the state directory at
+     * start-up) into the pool's accounting: it counts against the cap as leased until {@link #release}d. The cap
+     * is not checked: the VM exists whether the pool likes it or not.
+     */
+    public Lease adopt(VmInstance vm, String holder) {
+        lock.lock();
+        try {
+            if (shutdown) {
+                throw new IllegalStateException("pool is shutting down");
+            }
+            total++;
             return leased(vm, holder, false);
         } finally {
             lock.unlock();
@@ -340,7 +388,9 @@ public final class WarmPool implements VmProvider, AutoCloseable {
 
     /**
      * Boots one VM for a reserved slot ({@code total}, {@code booting} and {@code bootsInFlight} already
-     * counted). Returns it, or null if the boot failed (the slot is then released).
+     * counted). Returns it, or null if the boot failed (the slot is then released). A refill boot stays counted in
+     * {@code refillBooting} until {@link #refillOne} has put the VM among the idle ones (in the same critical
+     * section), or the refill would see neither and boot one VM too many.
      */
     private VmInstance boot(VmConfig key, boolean forRefill) {
         String id = newVmId();
@@ -348,8 +398,17 @@ public final class WarmPool implements VmProvider, AutoCloseable {
         BootInfo info = null;
         try {
             vm = backend.newInstance(key, StateDir.of(stateRoot, id));
+            if (forRefill) {
+                vm.setNice(BACKGROUND_NICE);
+            }
             info = vm.start(key.bootDeadline());
-        } catch (VmException | RuntimeException e) {
+            if (forRefill) {
+                warmer.warmUp(vm);
+            }
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
             log.warn("pool: boot of vm {} failed: {}", id, e.getMessage());
             if (vm != null) {
                 vm.close();
@@ -360,11 +419,11 @@ public final class WarmPool implements VmProvider, AutoCloseable {
         try {
             KeyState ks = state(key);
             ks.booting--;
-            if (forRefill) {
-                ks.refillBooting--;
-            }
             bootsInFlight--;
             if (vm == null) {
+                if (forRefill) {
+                    ks.refillBooting--;
+                }
                 ks.bootFailures++;
                 total--;
             } else {
@@ -418,6 +477,7 @@ public final class WarmPool implements VmProvider, AutoCloseable {
         lock.lock();
         try {
             KeyState ks = state(key);
+            ks.refillBooting--;
             if (shutdown) {
                 destroyAsync(ks, vm);
                 return;
@@ -516,6 +576,26 @@ public final class WarmPool implements VmProvider, AutoCloseable {
         lock.lock();
         try {
             while (!(shutdown && total == 0)) {
+                if (nanos <= 0) {
+                    return false;
+                }
+                nanos = changed.awaitNanos(nanos);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * After {@link #shutdown}: waits until the pool owns nothing but leased VMs (no idle, booting or
+     * being-destroyed one), which is when a pool process may exit and leave its leased VMs to their holders.
+     */
+    public boolean awaitOnlyLeased(Duration timeout) throws InterruptedException {
+        long nanos = timeout.toNanos();
+        lock.lock();
+        try {
+            while (!(shutdown && total == leasedVms.size())) {
                 if (nanos <= 0) {
                     return false;
                 }

@@ -13,12 +13,17 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -31,10 +36,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       guest: never another stream, container or the control channel.</li>
  *   <li>FIFOs are opened read-write, as containerd's shims do: open() never blocks, and a reader that goes
  *       away (containerd restarting) does not make writes fail.</li>
- *   <li>Input: we hold a second, write-only-in-effect handle on the stdin FIFO (opened read-write) so that
- *       the client closing its end does not end stdin by itself; {@link #closeStdin} (containerd's CloseIO)
- *       drops that handle, after which the copier reads the remaining bytes, sees EOF, and closes the
- *       process's stdin in the guest.</li>
+ *   <li>Input: the copier opens the stdin FIFO read-only, which waits for a writer, and copies until every
+ *       writer closed its end. Stdin then ends (the process's stdin is closed in the guest) if the client
+ *       sent data before closing, or if CloseIO came; otherwise the copier waits for the next writer.
+ *       So {@code echo x | ctr run ... cat} ends although ctr sends no CloseIO when its stdin ends before
+ *       the task exists (runc's shim hangs there, as firecracker-containerd does in its #775), and
+ *       {@code ctr run -d IMAGE ID sh} keeps running after ctr exits, as with runc. {@link #closeStdin}
+ *       (containerd's CloseIO) ends stdin once the client's end is closed and drained, at once if no client
+ *       has it open.</li>
  *   <li>With a terminal, all output comes on the guest's stdout and stderr is ignored (no client opens it).</li>
  * </ul>
  */
@@ -42,6 +51,8 @@ public final class ProcessIo implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProcessIo.class);
     /** Bytes asked of the guest per read: large enough for throughput, well under the 4 MiB frame cap. */
     public static final int READ_CHUNK = 256 * 1024;
+    /** How long CloseIO holds the stdin FIFO open for a copier that waits in open(). */
+    private static final Duration STDIN_RELEASE_BOUND = Duration.ofSeconds(10);
     private static final int S_IFMT = 0170000;
     private static final int S_IFIFO = 0010000;
 
@@ -51,8 +62,13 @@ public final class ProcessIo implements AutoCloseable {
     private final List<AutoCloseable> handles = new ArrayList<>();
     private final WritableByteChannel stdoutSink;
     private final WritableByteChannel stderrSink;
-    private final FileChannel stdinReader;
-    private final FileChannel stdinKeepAlive;
+    /** The stdin FIFO or file, null without stdin. */
+    private final Path stdinPath;
+    private final Object stdinLock = new Object();
+    // guarded by stdinLock: CloseIO (or close) came
+    private boolean stdinCloseRequested;
+    // guarded by stdinLock: while the copier waits in open() for a writer, completed once it opened
+    private CompletableFuture<Void> stdinOpening;
     private final CompletableFuture<Void> stdoutDone = new CompletableFuture<>();
     private final CompletableFuture<Void> stderrDone = new CompletableFuture<>();
     private final AtomicBoolean started = new AtomicBoolean();
@@ -60,14 +76,13 @@ public final class ProcessIo implements AutoCloseable {
     private volatile Thread stdinThread;
 
     private ProcessIo(String name, StdioPaths paths, GuestStreams guest, WritableByteChannel out,
-                      WritableByteChannel err, FileChannel stdinReader, FileChannel stdinKeepAlive) {
+                      WritableByteChannel err, Path stdinPath) {
         this.name = name;
         this.paths = paths;
         this.guest = guest;
         this.stdoutSink = out;
         this.stderrSink = err;
-        this.stdinReader = stdinReader;
-        this.stdinKeepAlive = stdinKeepAlive;
+        this.stdinPath = stdinPath;
         if (out == null) {
             stdoutDone.complete(null);
         }
@@ -123,16 +138,12 @@ public final class ProcessIo implements AutoCloseable {
                     err = paths.terminal() ? null : logger.stderr;
                 }
             }
-            FileChannel stdinReader = null;
-            FileChannel keepAlive = null;
+            Path stdinPath = null;
             if (paths.hasStdin()) {
-                Path in = StdioPaths.plainPath(paths.stdin());
-                requireExists(in);
-                // read-write first: then the read-only open finds a writer and does not block
-                keepAlive = track(opened, FileChannel.open(in, StandardOpenOption.READ, StandardOpenOption.WRITE));
-                stdinReader = track(opened, FileChannel.open(in, StandardOpenOption.READ));
+                stdinPath = StdioPaths.plainPath(paths.stdin());
+                requireExists(stdinPath); // opened by the copier: opening a FIFO waits for a writer
             }
-            ProcessIo io = new ProcessIo(name, paths, guest, out, err, stdinReader, keepAlive);
+            ProcessIo io = new ProcessIo(name, paths, guest, out, err, stdinPath);
             io.handles.addAll(opened);
             return io;
         } catch (StatusException e) {
@@ -186,7 +197,7 @@ public final class ProcessIo implements AutoCloseable {
         if (stderrSink != null) {
             copier("stderr-" + name).start(() -> copyOut(Stream.STDERR, stderrSink, stderrDone));
         }
-        if (stdinReader != null) {
+        if (stdinPath != null) {
             stdinThread = copier("stdin-" + name).start(this::copyIn);
         }
     }
@@ -200,14 +211,44 @@ public final class ProcessIo implements AutoCloseable {
         return CompletableFuture.allOf(stdoutDone, stderrDone);
     }
 
-    /** containerd's CloseIO(stdin): let stdin end once the client's end is closed and drained. */
+    /**
+     * containerd's CloseIO(stdin): stdin ends once the client's end is closed and drained, at once if no
+     * client has it open.
+     */
     public void closeStdin() {
-        if (stdinKeepAlive != null) {
-            closeQuietly(stdinKeepAlive);
+        if (stdinPath != null) {
+            requestStdinClose();
         } else if (!paths.hasStdin()) {
             // no host stdin: nothing is queued, end the guest's stdin now
             Thread.ofVirtual().start(this::closeGuestStdin);
         }
+    }
+
+    /**
+     * Makes the copier end stdin at the next EOF. If it is waiting in open() for a writer, lets it go on:
+     * holds a writer of its own (a read-write open never waits) until the copier opened, then drops it, so
+     * that the copier sees EOF.
+     */
+    private void requestStdinClose() {
+        CompletableFuture<Void> opening;
+        synchronized (stdinLock) {
+            stdinCloseRequested = true;
+            opening = stdinOpening;
+        }
+        if (opening == null) {
+            return; // the copier is reading (it ends at the client's EOF), or done, or never started
+        }
+        Thread.ofVirtual().name("stdin-release-" + name).start(() -> {
+            try (FileChannel ignored = FileChannel.open(stdinPath, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                opening.get(STDIN_RELEASE_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                log.warn("{}: the stdin copier did not open {} within {}", name, stdinPath, STDIN_RELEASE_BOUND);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | ExecutionException e) {
+                log.debug("{}: releasing stdin: {}", name, e.toString());
+            }
+        });
     }
 
     private void copyOut(Stream stream, WritableByteChannel sink, CompletableFuture<Void> done) {
@@ -237,39 +278,69 @@ public final class ProcessIo implements AutoCloseable {
             done.complete(null);
             if (outputDone().isDone()) {
                 // both streams ended: a file shared by stdout and stderr can be closed now
-                handles.forEach(h -> {
-                    if (h != stdinReader && h != stdinKeepAlive) {
-                        closeQuietly(h);
-                    }
-                });
+                handles.forEach(ProcessIo::closeQuietly);
             }
         }
     }
 
     private void copyIn() {
         ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+        boolean received = false;
         try {
             while (true) {
-                buf.clear();
-                int n = stdinReader.read(buf);
-                if (n < 0) {
-                    break;
+                CompletableFuture<Void> opening = new CompletableFuture<>();
+                synchronized (stdinLock) {
+                    if (stdinCloseRequested) {
+                        break;
+                    }
+                    stdinOpening = opening;
                 }
-                if (n > 0) {
-                    byte[] data = new byte[n];
-                    buf.flip().get(data);
-                    guest.write(data);
+                FileChannel in;
+                try {
+                    in = FileChannel.open(stdinPath, StandardOpenOption.READ); // waits for a writer
+                } finally {
+                    synchronized (stdinLock) {
+                        stdinOpening = null;
+                    }
+                    opening.complete(null);
                 }
+                try (in) {
+                    if (closed.get()) {
+                        return;
+                    }
+                    while (true) {
+                        buf.clear();
+                        int n = in.read(buf);
+                        if (n < 0) {
+                            break; // every writer closed its end
+                        }
+                        if (n > 0) {
+                            received = true;
+                            byte[] data = new byte[n];
+                            buf.flip().get(data);
+                            guest.write(data);
+                        }
+                    }
+                }
+                if (received) {
+                    break; // the client sent its input and closed: the end of input
+                }
+                // a client that closed without sending anything (ctr run -d exiting): wait for the next writer
             }
-            closeGuestStdin();
+            if (!closed.get()) {
+                closeGuestStdin();
+            }
         } catch (StatusException e) {
             if (!closed.get()) {
                 log.warn("{}: stdin stopped: {}", name, e.getMessage());
             }
         } catch (ClosedChannelException e) {
             // close() while copying
+        } catch (NoSuchFileException e) {
+            // the client removed its FIFOs (ctr does once the task exited): no writer will come
+            log.debug("{}: stdin FIFO {} is gone", name, stdinPath);
         } catch (IOException e) {
-            log.warn("{}: reading stdin failed: {}", name, e.getMessage());
+            log.warn("{}: reading stdin failed: {}", name, e.toString());
         }
     }
 
@@ -289,9 +360,12 @@ public final class ProcessIo implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        if (stdinPath != null) {
+            requestStdinClose(); // a copier waiting in open() for a writer goes on, and sees closed
+        }
         Thread t = stdinThread;
         if (t != null) {
-            t.interrupt();
+            t.interrupt(); // a copier blocked in read: closes its channel
         }
         closeAll(handles);
         stdoutDone.complete(null);

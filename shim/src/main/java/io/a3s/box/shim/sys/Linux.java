@@ -81,6 +81,10 @@ public final class Linux {
     private static final MethodHandle WRITE = handle("write",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_LONG));
+    private static final MethodHandle SETPRIORITY = handle("setpriority",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT));
+    private static final int PRIO_PROCESS = 0;
     private static final MethodHandle KILL = handle("kill",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle UMOUNT2 = handle("umount2",
@@ -129,6 +133,21 @@ public final class Linux {
                     MemorySegment.NULL, 0L);
             if (r < 0) {
                 throw error(state, "pidfd_send_signal " + signal);
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code setpriority(PRIO_PROCESS, tid, nice)}: the niceness of one thread (Linux: per thread). */
+    public static void setThreadNice(long tid, int nice) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) SETPRIORITY.invokeExact(state, PRIO_PROCESS, (int) tid, nice);
+            if (r < 0) {
+                throw error(state, "setpriority " + tid + " " + nice);
             }
         } catch (ErrnoException e) {
             throw e;

@@ -77,6 +77,8 @@ public final class Container {
     static final Duration WAIT_FOREVER = Duration.ofDays(3650);
     static final Duration CALL = Duration.ofSeconds(30);
     static final Duration EXEC_CREATE = Duration.ofSeconds(60);
+    /** How long a failed Start waits for the exit of the process that could not start. */
+    static final Duration START_FAILURE_EXIT_BOUND = Duration.ofSeconds(5);
 
     private final String id;
     private final Map<String, String> loggerEnv;
@@ -147,9 +149,11 @@ public final class Container {
 
     /** spawn-main for the init ({@code execId} empty) or an exec: releases the parked process. */
     public int start(String execId) throws StatusException {
+        TaskProcess p;
+        StatusException failure;
         lock.lock();
         try {
-            TaskProcess p = process(execId);
+            p = process(execId);
             if (!(p.state instanceof ProcessState.Created)) {
                 throw invalid(p, "start");
             }
@@ -161,20 +165,31 @@ public final class Container {
             try {
                 agent().startProcess(StartProcessRequest.newBuilder().setContainerId(id).setExecId(execId).build(),
                         CALL);
+                p.state = ProcessState.RUNNING;
+                if (p.isInit()) {
+                    events.publish(TaskStart.newBuilder().setContainerId(id).setPid(p.pid).build());
+                } else {
+                    events.publish(TaskExecStarted.newBuilder().setContainerId(id).setExecId(execId).setPid(p.pid)
+                            .build());
+                }
+                return p.pid;
             } catch (StatusException e) {
-                throw e.status().withContext("start " + p.describe(id)).asException();
+                failure = e.status().withContext("start " + p.describe(id)).asException();
             }
-            p.state = ProcessState.RUNNING;
-            if (p.isInit()) {
-                events.publish(TaskStart.newBuilder().setContainerId(id).setPid(p.pid).build());
-            } else {
-                events.publish(TaskExecStarted.newBuilder().setContainerId(id).setExecId(execId).setPid(p.pid)
-                        .build());
-            }
-            return p.pid;
         } finally {
             lock.unlock();
         }
+        // A process whose execve failed exits at once (127). Apply that exit before answering: containerd's
+        // client deletes only a stopped task (a "created" one with a pid is refused), and it deletes right
+        // after the failed Start: `ctr run --rm IMAGE ID /no/such/binary` would leave the task and container.
+        try {
+            p.exited.get(START_FAILURE_EXIT_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+            log.debug("{}: no exit within {} of its failed start", p.describe(id), START_FAILURE_EXIT_BOUND);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        throw failure;
     }
 
     /** Registers an exec: the agent sets it up in the container and parks it. */

@@ -39,19 +39,30 @@ import io.a3s.box.ttrpc.Code;
 import io.a3s.box.ttrpc.ServiceDefinition;
 import io.a3s.box.ttrpc.StatusException;
 
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
 
 /**
  * containerd's task service (v2, and v3 with the same messages), as an adapter: it decodes, finds the
  * container, calls it, encodes. Every rule about what is legal when lives in {@link Container}.
  *
  * <p>Tasks are keyed by containerd namespace and id: one daemon serves every namespace of its containerd,
- * and the same id may exist in two namespaces.
+ * and the same id may exist in two namespaces. containerd names the namespace in the ttrpc metadata
+ * ({@link #NAMESPACE_KEY}) only on some paths: containerd 1.6 sends the task calls it makes for its API
+ * clients (Create, Start, Wait, Kill, Delete...) with no metadata at all, and names it when it reloads its
+ * shims after a restart. Without metadata, Create takes the namespace from the bundle path (containerd lays
+ * bundles out as {@code <state>/io.containerd.runtime.v2.task/<namespace>/<id>}) and binds it to the
+ * connection, which containerd keeps per task; the other calls take the connection's namespace, else the one
+ * namespace that has a task of that id.
  */
 public final class TaskService {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskService.class);
@@ -66,6 +77,9 @@ public final class TaskService {
     private final EventBus events;
     private final Map<String, Container> containers = new ConcurrentHashMap<>();
     private final Map<String, Boolean> creating = new ConcurrentHashMap<>();
+    /** The namespace of the tasks created over each connection (containerd keeps one connection per task). */
+    private final Map<CallContext.ConnectionState, String> connectionNamespaces =
+            Collections.synchronizedMap(new WeakHashMap<>());
 
     public TaskService(TaskFactory factory, SpecConverter specs, EventBus events) {
         this.factory = factory;
@@ -126,8 +140,11 @@ public final class TaskService {
     }
 
     CreateTaskResponse create(CreateTaskRequest req, CallContext ctx) throws StatusException {
-        String ns = namespace(ctx);
         requireId(req.getId());
+        String ns = namespace(ctx);
+        if (ns.isEmpty()) {
+            ns = namespaceOfBundle(req.getBundle(), req.getId());
+        }
         if (!req.getCheckpoint().isEmpty()) {
             throw Code.UNIMPLEMENTED.toException("create task %s: restoring from a checkpoint is not supported",
                     req.getId());
@@ -139,6 +156,9 @@ public final class TaskService {
         try {
             Container c = factory.create(ns, req);
             containers.put(key, c);
+            if (ctx.connection() != null) {
+                connectionNamespaces.put(ctx.connection(), ns);
+            }
             events.publish(ns, TaskCreate.newBuilder().setContainerId(req.getId()).setBundle(req.getBundle())
                     .addAllRootfs(req.getRootfsList())
                     .setIo(TaskIO.newBuilder().setStdin(req.getStdin()).setStdout(req.getStdout())
@@ -155,10 +175,14 @@ public final class TaskService {
     }
 
     DeleteResponse delete(DeleteRequest req, CallContext ctx) throws StatusException {
-        Container c = container(ctx, req.getId());
+        String key = keyOf(ctx, req.getId());
+        Container c = containers.get(key);
+        if (c == null) {
+            throw Code.NOT_FOUND.toException("task %s: not found", req.getId());
+        }
         Container.Deleted d = c.delete(req.getExecId());
         if (req.getExecId().isEmpty()) {
-            containers.remove(key(namespace(ctx), req.getId()), c);
+            containers.remove(key, c);
         }
         return DeleteResponse.newBuilder().setPid(d.pid()).setExitStatus(d.exit().status())
                 .setExitedAt(d.exit().timestamp()).build();
@@ -279,13 +303,55 @@ public final class TaskService {
     }
 
     private Container container(CallContext ctx, String id) throws StatusException {
-        requireId(id);
-        Container c = containers.get(key(namespace(ctx), id));
+        Container c = containers.get(keyOf(ctx, id));
         if (c == null) {
             throw Code.NOT_FOUND.toException("task %s: not found", id);
         }
         return c;
     }
+
+    /**
+     * The key of task {@code id} for this call: the namespace from the metadata, else the one bound to the
+     * connection by Create, else the only namespace that has a task {@code id} (see the class comment).
+     */
+    private String keyOf(CallContext ctx, String id) throws StatusException {
+        requireId(id);
+        String ns = namespace(ctx);
+        if (!ns.isEmpty()) {
+            return key(ns, id);
+        }
+        String bound = ctx.connection() == null ? null : connectionNamespaces.get(ctx.connection());
+        if (bound != null && containers.containsKey(key(bound, id))) {
+            return key(bound, id);
+        }
+        String suffix = "/" + id;
+        List<String> matches = containers.keySet().stream().filter(k -> k.endsWith(suffix)).limit(2).toList();
+        if (matches.size() > 1) {
+            throw Code.FAILED_PRECONDITION.toException(
+                    "task %s exists in several namespaces and the call names none (no %s metadata)", id,
+                    NAMESPACE_KEY);
+        }
+        return matches.isEmpty() ? key("", id) : matches.getFirst();
+    }
+
+    /**
+     * The namespace containerd's bundle path names: {@code .../<namespace>/<id>}. INVALID_ARGUMENT when the
+     * path does not end with the task id under a valid namespace name.
+     */
+    static String namespaceOfBundle(String bundle, String id) throws StatusException {
+        Path p = bundle == null || bundle.isEmpty() ? null : Path.of(bundle).normalize();
+        Path parent = p == null ? null : p.getParent();
+        if (p == null || p.getFileName() == null || !p.getFileName().toString().equals(id) || parent == null
+                || parent.getFileName() == null || !NAMESPACE_NAME.matcher(parent.getFileName().toString()).matches()) {
+            throw Code.INVALID_ARGUMENT.toException(
+                    "create task %s: no namespace: no %s metadata, and bundle %s is not .../<namespace>/%s", id,
+                    NAMESPACE_KEY, bundle, id);
+        }
+        return parent.getFileName().toString();
+    }
+
+    /** containerd's identifier rule for namespaces. */
+    private static final Pattern NAMESPACE_NAME = Pattern.compile("[A-Za-z0-9]+([._-][A-Za-z0-9]+)*");
 
     private static void requireId(String id) throws StatusException {
         if (id == null || id.isEmpty()) {

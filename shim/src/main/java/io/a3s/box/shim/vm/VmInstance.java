@@ -28,8 +28,13 @@ import java.util.concurrent.CompletableFuture;
  *       ({@code "vm <id> exited"}).</li>
  * </ul>
  *
- * <h2>Ownership</h2>
+ * <h2>Ownership and handover</h2>
  * The {@link AgentClient} returned by {@link #agent()} belongs to the instance: callers must not close it.
+ * A VM can change hands between processes (the warm pool boots it, a shim uses it): the giver calls
+ * {@link #detach()}, which closes its connection to the agent but keeps watching the VMM (and keeps the right to
+ * tear it down); the taker calls {@link VmBackend#attach} on the state directory, which connects anew and opens
+ * a session with the Hello handshake. The VMM's agent socket serves one host at a time, so the giver must
+ * detach before the taker attaches (the taker's connect then simply waits in the socket's backlog).
  * The share directory belongs to the instance too: callers may bind-mount into it (container root
  * filesystems, at {@code <shareDir>/<containerId>/rootfs}) and should unmount what they mounted, but
  * {@link #shutdown} unmounts anything left.
@@ -105,6 +110,27 @@ public interface VmInstance extends AutoCloseable {
 
     /** Resumes after {@link #pause()}. */
     void resume() throws VmException;
+
+    /**
+     * Hands the VM over: closes this instance's connection to the agent (pending calls fail with UNAVAILABLE
+     * "vm &lt;id&gt; was handed over") without touching the VM, so that another process can
+     * {@link VmBackend#attach attach}. Afterwards {@link #agent()} throws; {@link #isRunning()}, {@link #onExit()}
+     * and {@link #shutdown()} keep working (shutdown still tears the VM down), and the VM's exit is no longer
+     * logged as unexpected. Once a detached VM has exited, the instance releases its handle on the VMM process.
+     * Idempotent; does nothing after {@link #shutdown()}.
+     */
+    void detach();
+
+    /** Whether {@link #detach()} was called. */
+    boolean isDetached();
+
+    /**
+     * Sets the scheduling niceness (-20..19) of the VMM, every thread of it: a pool boots the VMs nobody waits for
+     * yet at a lower priority than the VMs in use, and raises a VM's priority when it leases it. Before
+     * {@link #start}, applies from the launch on. Best effort (nothing happens where it is not supported).
+     */
+    default void setNice(int nice) {
+    }
 
     /**
      * Tears the VM down: fails pending agent calls, asks the VMM to quit, kills it if it does not within a

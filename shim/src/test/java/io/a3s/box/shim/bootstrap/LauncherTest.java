@@ -231,6 +231,22 @@ class LauncherTest {
     }
 
     @Test
+    void startAfterTheDaemonWasKilledPrintsOnlyTheAddress() throws Exception {
+        // SIGKILL leaves the socket and the pid file of a dead pid; start's stderr is part of containerd's
+        // answer, so a shell message about /proc/<pid> would break the address
+        Map<String, String> env = ShimProcess.env(state, ttrpc);
+        assertEquals(0, javaRun("j1", "start").exit());
+        long pid = Long.parseLong(Files.readString(layout.shimPidFile(address, ttrpc)).trim());
+        ProcessHandle daemon = ProcessHandle.of(pid).orElseThrow();
+        daemon.destroyForcibly();
+        daemon.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        ShimProcess.Result r = run(launcher, "s1", env, new byte[0], "start");
+        assertEquals("", r.stderr());
+        assertEquals(0, r.exit());
+        assertEquals("unix://" + layout.shimSocket(address, ttrpc), r.out());
+    }
+
+    @Test
     void deleteFastPathAnswersExactlyAsJava() throws Exception {
         Map<String, String> env = ShimProcess.env(state, ttrpc);
         Instant before = Instant.now();

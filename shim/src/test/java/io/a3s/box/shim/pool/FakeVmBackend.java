@@ -9,6 +9,9 @@ import io.a3s.box.shim.vm.VmException;
 import io.a3s.box.shim.vm.VmExit;
 import io.a3s.box.shim.vm.VmInstance;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,6 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FakeVmBackend implements VmBackend {
     volatile Duration bootTime = Duration.ofMillis(20);
     volatile boolean failBoots;
+    /** Create each VM's state directory (and remove it on teardown), as a real backend does. */
+    volatile boolean createDirs;
     final AtomicInteger live = new AtomicInteger();
     final AtomicInteger maxLive = new AtomicInteger();
     final AtomicInteger boots = new AtomicInteger();
@@ -34,6 +39,13 @@ final class FakeVmBackend implements VmBackend {
 
     @Override
     public VmInstance newInstance(VmConfig config, Path stateDir) {
+        if (createDirs) {
+            try {
+                Files.createDirectories(stateDir);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
         FakeVm vm = new FakeVm(config, stateDir);
         all.add(vm);
         return vm;
@@ -41,6 +53,112 @@ final class FakeVmBackend implements VmBackend {
 
     @Override
     public void reconcile(Path stateDir) {
+        find(stateDir).ifPresent(FakeVm::close);
+    }
+
+    @Override
+    public VmInstance attach(Path stateDir, Duration deadline) throws VmException {
+        return new View(find(stateDir).filter(v -> v.running).orElseThrow(
+                () -> new VmException(VmException.Kind.EXITED, "fake: no vm at " + stateDir)), false);
+    }
+
+    @Override
+    public VmInstance adopt(Path stateDir) throws VmException {
+        return new View(find(stateDir).filter(v -> v.running).orElseThrow(
+                () -> new VmException(VmException.Kind.EXITED, "fake: no vm at " + stateDir)), true);
+    }
+
+    java.util.Optional<FakeVm> find(Path stateDir) {
+        return all.stream().filter(v -> v.stateDir.equals(stateDir)).findFirst();
+    }
+
+    /** Another process's view of a fake VM (what attach gives): shutting it down destroys the VM. */
+    static final class View implements VmInstance {
+        final FakeVm vm;
+        volatile boolean detached;
+
+        View(FakeVm vm, boolean detached) {
+            this.vm = vm;
+            this.detached = detached;
+        }
+
+        @Override
+        public String id() {
+            return vm.id();
+        }
+
+        @Override
+        public VmConfig config() {
+            return vm.config;
+        }
+
+        @Override
+        public Path stateDir() {
+            return vm.stateDir;
+        }
+
+        @Override
+        public BootInfo start(Duration deadline) {
+            throw new IllegalStateException("attached views are started");
+        }
+
+        @Override
+        public BootInfo bootInfo() {
+            return new BootInfo(Duration.ZERO, Duration.ZERO, 0, Accelerator.TCG, "fake", "fake", 1);
+        }
+
+        @Override
+        public AgentClient agent() {
+            throw new UnsupportedOperationException("fake VM has no agent");
+        }
+
+        @Override
+        public Path shareDir() {
+            return vm.shareDir();
+        }
+
+        @Override
+        public long pid() {
+            return -1;
+        }
+
+        @Override
+        public boolean isRunning() {
+            return vm.running;
+        }
+
+        @Override
+        public CompletableFuture<VmExit> onExit() {
+            return vm.exit;
+        }
+
+        @Override
+        public void pause() {
+        }
+
+        @Override
+        public void resume() {
+        }
+
+        @Override
+        public void detach() {
+            detached = true;
+        }
+
+        @Override
+        public boolean isDetached() {
+            return detached;
+        }
+
+        @Override
+        public void shutdown() {
+            vm.close();
+        }
+
+        @Override
+        public void close() {
+            vm.close();
+        }
     }
 
     final class FakeVm implements VmInstance {
@@ -49,6 +167,7 @@ final class FakeVmBackend implements VmBackend {
         final CompletableFuture<VmExit> exit = new CompletableFuture<>();
         volatile boolean running;
         volatile boolean closed;
+        volatile boolean detached;
 
         FakeVm(VmConfig config, Path stateDir) {
             this.config = config;
@@ -132,6 +251,16 @@ final class FakeVmBackend implements VmBackend {
         }
 
         @Override
+        public void detach() {
+            detached = true;
+        }
+
+        @Override
+        public boolean isDetached() {
+            return detached;
+        }
+
+        @Override
         public void shutdown() {
             close();
         }
@@ -143,6 +272,15 @@ final class FakeVmBackend implements VmBackend {
                 running = false;
                 live.decrementAndGet();
                 destroyed.incrementAndGet();
+                if (createDirs) {
+                    try (var s = Files.walk(stateDir)) {
+                        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                            Files.deleteIfExists(p);
+                        }
+                    } catch (IOException e) {
+                        // gone
+                    }
+                }
                 exit.complete(new VmExit(Instant.now(), true, "shutdown"));
             }
         }

@@ -72,6 +72,9 @@ class WarmPoolTest {
         assertEquals(1, key(SMALL).hits());
         assertEquals(1, key(SMALL).leased());
         eventually(() -> key(SMALL).idle() == 2, "refilled to 2 idle after the lease");
+        Thread.sleep(200);
+        assertEquals(2, key(SMALL).idle(), "never more idle VMs than the target");
+        assertEquals(3, backend.boots.get(), "two to fill, one to refill");
         pool.release(lease);
         eventually(() -> key(SMALL).leased() == 0 && key(SMALL).destroying() == 0, "released VM destroyed");
         assertTrue(((FakeVmBackend.FakeVm) lease.vm()).closed, "a leased VM is never returned to the pool");
@@ -190,6 +193,37 @@ class WarmPoolTest {
         assertTrue(pool.awaitTermination(Duration.ofSeconds(10)));
         assertTrue(((FakeVmBackend.FakeVm) held.vm()).closed);
         assertThrows(StatusException.class, () -> pool.lease(SMALL, "late"));
+    }
+
+    @Test
+    void anAdoptedLeaseCountsAgainstTheCapUntilReleased() throws Exception {
+        pool(Map.of(), 1, Duration.ofMinutes(5));
+        FakeVmBackend.FakeVm running = (FakeVmBackend.FakeVm) backend.newInstance(SMALL, Path.of("/x/vms/adopted"));
+        running.start(Duration.ofSeconds(1));
+        Lease adopted = pool.adopt(running, "pid 1 (adopted)");
+        assertEquals(1, pool.status().total());
+        assertEquals(1, key(SMALL).leased());
+        StatusException e = assertThrows(StatusException.class,
+                () -> pool.lease(SMALL, "over the cap", Duration.ofMillis(100)));
+        assertEquals(Code.RESOURCE_EXHAUSTED, e.code());
+        pool.release(adopted);
+        eventually(() -> pool.status().total() == 0, "the adopted VM destroyed and its slot freed");
+        assertTrue(running.closed);
+        pool.release(pool.lease(SMALL, "fits again"));
+    }
+
+    @Test
+    void shutdownLeavesLeasedVmsWithTheirHolders() throws Exception {
+        pool(Map.of(SMALL, 1), 3, Duration.ofMinutes(5));
+        eventually(() -> key(SMALL).idle() == 1, "1 idle");
+        Lease held = pool.lease(SMALL, "holder");
+        eventually(() -> key(SMALL).idle() == 1, "refilled");
+        pool.shutdown();
+        assertTrue(pool.awaitOnlyLeased(Duration.ofSeconds(10)), "idle VMs destroyed");
+        assertEquals(1, pool.status().total());
+        assertTrue(held.vm().isRunning(), "the leased VM still runs");
+        pool.release(held);
+        assertTrue(pool.awaitTermination(Duration.ofSeconds(10)));
     }
 
     @Test

@@ -295,6 +295,9 @@ class ContainerTest {
     void aFailedExecveFailsStartWithTheGuestErrorAndExits127() throws Exception {
         Container c = create("noent", NO_STDIO, "enoent");
         assertStatus(Code.NOT_FOUND, () -> c.start(""), "task noent", "execve: No such file or directory");
+        // stopped when Start answers: containerd's client deletes a task right after a failed Start, and
+        // refuses to if it is still created
+        assertInstanceOf(ProcessState.Stopped.class, state(c, ""));
         assertEquals(127, exitOf(c.waitExit("")));
         assertEquals(127, ((ProcessState.Stopped) state(c, "")).exit().status());
         assertEquals(127, next(TaskExit.class).getExitStatus());
@@ -304,6 +307,7 @@ class ContainerTest {
         d.start("");
         d.exec("e1", spec(false, "enoent"), NO_STDIO);
         assertStatus(Code.NOT_FOUND, () -> d.start("e1"), "exec e1 of task noent-exec", "execve");
+        assertInstanceOf(ProcessState.Stopped.class, state(d, "e1"));
         assertEquals(127, exitOf(d.waitExit("e1")));
         assertEquals(127, d.delete("e1").exit().status());
     }

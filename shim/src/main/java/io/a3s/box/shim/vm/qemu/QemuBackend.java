@@ -1,5 +1,6 @@
 package io.a3s.box.shim.vm.qemu;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.a3s.box.shim.sys.Linux;
@@ -17,7 +18,9 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -48,6 +51,7 @@ public final class QemuBackend implements VmBackend {
     public static final Path DEFAULT_QEMU = Path.of("/usr/bin/qemu-system-x86_64");
     static final String QEMU_LOG = "qemu.log";
     private static final Path SETSID = Path.of("/usr/bin/setsid");
+    private static final Path NICE = Path.of("/usr/bin/nice");
     /** QEMU's seccomp sandbox; off only for debugging (A3S_QEMU_SANDBOX=off). */
     private static final boolean SANDBOX = !"off".equals(System.getenv("A3S_QEMU_SANDBOX"));
 
@@ -129,7 +133,15 @@ public final class QemuBackend implements VmBackend {
 
     /** Starts QEMU in its own session, output to qemu.log. */
     Process spawn(List<String> argv, Path stateDir) throws IOException {
+        return spawn(argv, stateDir, 0);
+    }
+
+    /** {@link #spawn(List, Path)} at niceness {@code nice} (through nice(1), so every QEMU thread has it). */
+    Process spawn(List<String> argv, Path stateDir, int nice) throws IOException {
         List<String> cmd = new ArrayList<>();
+        if (nice != 0 && Files.isExecutable(NICE)) {
+            cmd.addAll(List.of(NICE.toString(), "-n", Integer.toString(nice)));
+        }
         if (Files.isExecutable(SETSID)) {
             cmd.add(SETSID.toString());
         }
@@ -168,6 +180,136 @@ public final class QemuBackend implements VmBackend {
     @Override
     public void reconcile(Path stateDir) throws VmException {
         reconcileDir(stateDir);
+    }
+
+    @Override
+    public VmInstance attach(Path stateDir, Duration deadline) throws VmException {
+        QemuInstance vm = open(stateDir);
+        try {
+            vm.attachSession(deadline);
+        } catch (VmException e) {
+            vm.abandon(); // not ours to tear down: whoever owns the directory decides
+            throw e;
+        }
+        return vm;
+    }
+
+    @Override
+    public VmInstance adopt(Path stateDir) throws VmException {
+        return open(stateDir);
+    }
+
+    /**
+     * An instance for the VM that runs for {@code stateDir}, detached: its config read back from
+     * {@code config.json}, its QEMU found through {@code qemu.pid} and checked to name that pidfile (again after
+     * its pidfd is open, so that a reused pid is never taken for it).
+     */
+    private QemuInstance open(Path stateDir) throws VmException {
+        Path dir = stateDir.toAbsolutePath().normalize();
+        String id = dir.getFileName().toString();
+        VmConfig config;
+        Accelerator accel;
+        try {
+            JsonNode c = JSON.readTree(Files.readAllBytes(dir.resolve(StateDir.CONFIG)));
+            if (!name().equals(c.path("backend").asText())) {
+                throw new VmException(VmException.Kind.CONFIG, "vm " + id + ": " + dir + " is not a "
+                        + name() + " vm (backend \"" + c.path("backend").asText() + "\")");
+            }
+            config = configOf(c.path("config"));
+            accel = Accelerator.valueOf(c.path("accelerator").asText("tcg").toUpperCase(java.util.Locale.ROOT));
+        } catch (NoSuchFileException e) {
+            throw new VmException(VmException.Kind.EXITED, "vm " + id + ": no state directory at " + dir, e);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new VmException(VmException.Kind.CONFIG, "vm " + id + ": cannot read " + StateDir.CONFIG + ": "
+                    + e.getMessage(), e);
+        }
+        List<Long> pids = qemuPids(dir);
+        if (pids.isEmpty()) {
+            throw new VmException(VmException.Kind.EXITED, "vm " + id + ": no qemu runs for " + dir);
+        }
+        long pid = pids.getFirst();
+        ProcessRef ref;
+        try {
+            ref = ProcessRef.open(pid);
+        } catch (Linux.ErrnoException e) {
+            throw new VmException(VmException.Kind.EXITED, "vm " + id + ": qemu pid " + pid + " is gone", e);
+        }
+        if (!ownedBy(pid, dir) || !ref.isAlive()) {
+            ref.close();
+            throw new VmException(VmException.Kind.EXITED, "vm " + id + ": qemu pid " + pid + " is gone");
+        }
+        QemuInstance vm = new QemuInstance(this, id, config, dir, accel);
+        vm.adoptRunning(ref);
+        return vm;
+    }
+
+    /** The {@code config} object of {@code config.json} back as a {@link VmConfig}. */
+    static VmConfig configOf(JsonNode vm) {
+        List<String> extra = new ArrayList<>();
+        vm.path("extra_kernel_args").forEach(a -> extra.add(a.asText()));
+        return new VmConfig(Path.of(vm.path("kernel").asText()), Path.of(vm.path("initrd").asText()),
+                vm.path("vcpus").asInt(), vm.path("memory_mib").asInt(),
+                Accelerator.valueOf(vm.path("accelerator").asText("auto").toUpperCase(java.util.Locale.ROOT)),
+                extra, Duration.ofMillis(vm.path("boot_deadline_ms").asLong(VmConfig.DEFAULT_BOOT_DEADLINE.toMillis())));
+    }
+
+    /**
+     * Kills every QEMU that names a pidfile under {@code <stateRoot>/vms/} whose directory no longer exists: a VM
+     * nobody can find any more (its directory was removed while it ran). Checked again through the pidfd before
+     * the signal. Returns the pids killed.
+     */
+    public static List<Long> killStrays(Path stateRoot) {
+        Path vms = stateRoot.resolve(StateDir.VMS).toAbsolutePath().normalize();
+        List<Long> killed = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path p : ds) {
+                long pid;
+                try {
+                    pid = Long.parseLong(p.getFileName().toString());
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                Path dir = strayDir(ProcessRef.cmdline(pid), vms);
+                if (dir == null || Files.isDirectory(dir)) {
+                    continue;
+                }
+                try (ProcessRef ref = ProcessRef.open(pid)) {
+                    if (!ownedBy(pid, dir)) {
+                        continue;
+                    }
+                    log.info("vm {}: killing stray qemu pid {} (its state directory is gone)", dir.getFileName(), pid);
+                    ref.signal(Linux.SIGKILL);
+                    ref.awaitExit(QemuInstance.KILL_WAIT);
+                    killed.add(pid);
+                } catch (Linux.ErrnoException e) {
+                    // gone already
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return killed;
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot scan /proc for stray qemu processes: {}", e.getMessage());
+        }
+        return killed;
+    }
+
+    /** The state directory a QEMU command line names through its -pidfile, if that is directly under vms. */
+    private static Path strayDir(List<String> args, Path vms) {
+        if (args.isEmpty() || !args.getFirst().contains("qemu")) {
+            return null;
+        }
+        for (int i = 0; i + 1 < args.size(); i++) {
+            if (args.get(i).equals("-pidfile")) {
+                Path pidfile = Path.of(args.get(i + 1)).toAbsolutePath().normalize();
+                Path dir = pidfile.getParent();
+                if (pidfile.getFileName().toString().equals(StateDir.PID) && dir != null
+                        && vms.equals(dir.getParent())) {
+                    return dir;
+                }
+            }
+        }
+        return null;
     }
 
     /**

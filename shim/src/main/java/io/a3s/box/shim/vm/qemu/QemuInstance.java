@@ -51,6 +51,11 @@ final class QemuInstance implements VmInstance {
     static final Duration LAUNCH_WAIT = Duration.ofSeconds(10);
     /** Boot attempts: a hung boot is retried once. */
     static final int BOOT_ATTEMPTS = 2;
+    /**
+     * Hello resend period when attaching to a running VM: the agent answers in milliseconds, and a first Hello
+     * lost to the handover race (the guest sees it before the previous host's disconnect) should cost little.
+     */
+    static final Duration ATTACH_HELLO_INTERVAL = Duration.ofMillis(20);
 
     private enum State { NEW, STARTING, RUNNING, FAILED, SHUT_DOWN }
 
@@ -68,6 +73,8 @@ final class QemuInstance implements VmInstance {
     private Process child;                      // guarded by lock; the same, as a child of this JVM
     private AgentClient agent;                  // guarded by lock
     private BootInfo bootInfo;                  // guarded by lock
+    private boolean detached;                   // guarded by lock: handed over, no agent connection
+    private int nice;                           // guarded by lock
 
     QemuInstance(QemuBackend backend, String id, VmConfig config, Path stateDir, Accelerator accelerator) {
         this.backend = backend;
@@ -107,6 +114,9 @@ final class QemuInstance implements VmInstance {
     @Override
     public AgentClient agent() {
         synchronized (lock) {
+            if (detached) {
+                throw new IllegalStateException("vm " + id + " was handed over (detached): attach to it instead");
+            }
             if (state != State.RUNNING && agent == null) {
                 throw new IllegalStateException("vm " + id + " is not started (" + state + ")");
             }
@@ -239,7 +249,7 @@ final class QemuInstance implements VmInstance {
                 throw new VmException(VmException.Kind.EXITED, "vm " + id + ": shut down while booting");
             }
             try {
-                p = backend.spawn(argv, stateDir);
+                p = backend.spawn(argv, stateDir, nice);
             } catch (IOException e) {
                 throw new VmException(VmException.Kind.LAUNCH, "vm " + id + ": cannot launch qemu: "
                         + e.getMessage(), e);
@@ -308,14 +318,141 @@ final class QemuInstance implements VmInstance {
     private void watchExit(ProcessRef ref) {
         ref.onExit().whenComplete((r, t) -> {
             boolean requested;
+            boolean handedOver;
             synchronized (lock) {
                 requested = shutdownRequested;
+                handedOver = detached;
             }
-            if (!requested) {
+            if (!requested && !handedOver) {
                 log.warn("vm {}: qemu pid {} exited unexpectedly{}", id, ref.pid(), exitStatus());
+            } else if (!requested) {
+                log.info("vm {}: qemu pid {} exited (the vm was handed over)", id, ref.pid());
             }
             exit.complete(new VmExit(Instant.now(), requested, "qemu pid " + ref.pid() + " exited" + exitStatus()));
+            if (handedOver) {
+                ref.close(); // nobody else will: the instance no longer owns the VM's teardown by default
+            }
         });
+    }
+
+    /**
+     * Makes this (new) instance stand for a VM that already runs, VMM {@code ref}: RUNNING and detached, watching
+     * the VMM. For {@link QemuBackend#adopt} and {@link QemuBackend#attach}.
+     */
+    void adoptRunning(ProcessRef ref) {
+        synchronized (lock) {
+            if (state != State.NEW) {
+                throw new IllegalStateException("vm " + id + ": already " + state);
+            }
+            process = ref;
+            state = State.RUNNING;
+            detached = true;
+        }
+        watchExit(ref);
+    }
+
+    /**
+     * Connects to the agent of an adopted VM and opens a session (the Hello handshake): the instance is then
+     * attached, as if it had booted the VM itself.
+     */
+    BootInfo attachSession(Duration deadline) throws VmException {
+        Instant t0 = Instant.now();
+        Instant until = t0.plus(deadline);
+        ProcessRef ref;
+        synchronized (lock) {
+            if (state != State.RUNNING || shutdownRequested) {
+                throw new VmException(VmException.Kind.EXITED, "vm " + id + ": attach: not running (" + state + ")");
+            }
+            ref = process;
+        }
+        AgentClient client = connectAgent(ref, until);
+        HelloResponse hello;
+        try {
+            hello = client.handshake(until, ATTACH_HELLO_INTERVAL);
+        } catch (StatusException e) {
+            client.close("vm " + id + ": attach failed");
+            synchronized (lock) {
+                if (agent == client) {
+                    agent = null;
+                }
+            }
+            boolean dead = !ref.isAlive();
+            throw new VmException(dead ? VmException.Kind.EXITED : VmException.Kind.AGENT, "vm " + id
+                    + ": attach: " + (dead ? "qemu exited" : "no session with the agent: " + e.getMessage()), e);
+        }
+        BootInfo info = new BootInfo(Duration.between(t0, Instant.now()), Duration.ofNanos(hello.getBootTimeNs()), 0,
+                accelerator, hello.getKernelRelease(), hello.getAgentVersion(), hello.getProtocolVersion());
+        synchronized (lock) {
+            bootInfo = info;
+            detached = false;
+        }
+        log.debug("vm {}: attached in {} ms", id, info.hostWall().toMillis());
+        return info;
+    }
+
+    @Override
+    public void setNice(int n) {
+        ProcessRef p;
+        synchronized (lock) {
+            nice = n;
+            p = process;
+        }
+        if (p == null || !p.isAlive()) {
+            return; // applied at the launch
+        }
+        // every thread: Linux keeps the niceness per thread, and new threads inherit their creator's
+        try (java.nio.file.DirectoryStream<Path> tasks = Files.newDirectoryStream(
+                Path.of("/proc", Long.toString(p.pid()), "task"))) {
+            for (Path t : tasks) {
+                try {
+                    Linux.setThreadNice(Long.parseLong(t.getFileName().toString()), n);
+                } catch (Linux.ErrnoException | NumberFormatException e) {
+                    // the thread exited meanwhile
+                }
+            }
+        } catch (IOException e) {
+            log.debug("vm {}: renice to {}: {}", id, n, e.getMessage());
+        }
+    }
+
+    /** Drops this instance's handle on the VMM without touching the VM (an attach that failed). */
+    void abandon() {
+        ProcessRef p;
+        synchronized (lock) {
+            detached = true;
+            p = process;
+        }
+        if (p != null) {
+            p.close();
+        }
+    }
+
+    @Override
+    public void detach() {
+        AgentClient a;
+        ProcessRef p;
+        synchronized (lock) {
+            if (detached || state == State.SHUT_DOWN) {
+                return;
+            }
+            detached = true;
+            a = agent;
+            agent = null;
+            p = process;
+        }
+        if (a != null) {
+            a.close("vm " + id + " was handed over");
+        }
+        if (p != null && exit.isDone()) {
+            p.close();
+        }
+    }
+
+    @Override
+    public boolean isDetached() {
+        synchronized (lock) {
+            return detached;
+        }
     }
 
     private boolean shutdownRequested() {

@@ -1,0 +1,102 @@
+package io.a3s.box.conformance;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What {@code ctr run} puts into config.json reaches the container: environment, working directory, bind
+ * mounts read-only and read-write, a read-only rootfs, memory and CPU limits.
+ */
+@Timeout(600)
+class ContainerConfigTest {
+    /** ctr's spec mounts no cgroup file system: this one shows the container's cgroup (as with runc). */
+    static final String CGROUP_MOUNT = "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro";
+    /** The container's own cgroup directory, without a cgroup namespace. */
+    static final String CG = "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)";
+
+    static ShimHarness h;
+
+    @TempDir
+    Path host;
+
+    @BeforeAll
+    static void start() throws Exception {
+        h = new ShimHarness();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (h != null) {
+            h.close();
+        }
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        h.assertNothingLeft();
+    }
+
+    @Test
+    void envAndCwdAreThoseOfTheCommandLine() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--env", "GREETING=bonjour", "--env", "EMPTY=", "--cwd", "/tmp"),
+                "envcwd", "sh", "-c", "echo \"$GREETING\"; echo \"[${EMPTY-unset}]\"; pwd; echo $PATH");
+        assertEquals("bonjour\n[]\n/tmp\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", r.stdout(),
+                r.stderr());
+        assertEquals(0, r.exitCode());
+    }
+
+    @Test
+    void aReadOnlyBindMountShowsTheHostFileAndRefusesWrites() throws Exception {
+        Files.writeString(host.resolve("f"), "from the host\n");
+        PrivateContainerd.Result r = h.run(List.of("--mount", "type=bind,src=" + host + ",dst=/data,options=rbind:ro"),
+                "bind-ro", "sh", "-c", "cat /data/f; echo x > /data/g && echo wrote || echo refused");
+        assertEquals("from the host\nrefused\n", r.stdout(), r.stderr());
+        assertTrue(r.stderr().contains("Read-only file system"), r.stderr());
+        assertFalse(Files.exists(host.resolve("g")));
+    }
+
+    @Test
+    void aReadWriteBindMountTakesWritesTheHostSeesOnceCtrReturns() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--mount", "type=bind,src=" + host + ",dst=/out,options=rbind:rw"),
+                "bind-rw", "sh", "-c",
+                "echo from the container > /out/f; mkdir /out/d; head -c 100000 /dev/zero > /out/d/z");
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertEquals("from the container\n", Files.readString(host.resolve("f")));
+        assertEquals(100000, Files.size(host.resolve("d/z")));
+    }
+
+    @Test
+    void aReadOnlyRootfsRefusesWritesEvenWhenTheImageLacksMountPoints() throws Exception {
+        // the test image has no /proc, /dev or /sys: the runtime creates them before making the rootfs read-only
+        PrivateContainerd.Result r = h.run(List.of("--read-only"), "rootfs-ro", "sh", "-c",
+                "touch /x && echo wrote || echo refused; cat /proc/self/stat > /dev/null && echo proc");
+        assertEquals("refused\nproc\n", r.stdout(), r.stderr());
+        assertEquals(0, r.exitCode());
+    }
+
+    @Test
+    void memoryLimitIsTheCgroupsMemoryMax() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--memory-limit", "67108864", "--mount", CGROUP_MOUNT),
+                "mem", "sh", "-c", "cat " + CG + "/memory.max");
+        assertEquals("67108864\n", r.stdout(), r.stderr());
+    }
+
+    @Test
+    void cpusIsTheCgroupsCpuMax() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--cpus", "0.5", "--mount", CGROUP_MOUNT), "cpus", "sh", "-c",
+                "cat " + CG + "/cpu.max");
+        assertEquals("50000 100000\n", r.stdout(), r.stderr());
+    }
+}

@@ -1,0 +1,161 @@
+package io.a3s.box.conformance;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code ctr run -d}, then the {@code ctr task} commands on the running task: ls, ps, pause/resume, metrics,
+ * exec, kill, delete.
+ */
+@Timeout(600)
+class DetachedTaskTest {
+    static ShimHarness h;
+
+    @BeforeAll
+    static void start() throws Exception {
+        h = new ShimHarness();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (h != null) {
+            h.close();
+        }
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        h.assertNothingLeft();
+    }
+
+    @Test
+    void lsShowsADetachedTaskRunningWithItsPid() throws Exception {
+        h.runDetached("d-ls", "sleep", "600");
+        try {
+            String[] row = h.taskRow("d-ls").orElseThrow();
+            assertEquals("RUNNING", row[2]);
+            assertTrue(Integer.parseInt(row[1]) > 0, "pid " + row[1]);
+        } finally {
+            h.remove("d-ls");
+        }
+    }
+
+    @Test
+    void psListsTheInitAndEachExecWithItsExecId() throws Exception {
+        h.runDetached("d-ps", "sleep", "600");
+        Process exec = new ProcessBuilder(h.ctrCommand("task", "exec", "--exec-id", "bg", "d-ps", "sleep", "600"))
+                .start();
+        try {
+            String ps = "";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!ps.contains("bg") && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                ps = h.ctr("task", "ps", "d-ps").stdout();
+            }
+            List<String[]> rows = ps.lines().skip(1).map(l -> l.trim().split("\\s+", 2)).toList();
+            assertEquals(2, rows.size(), ps);
+            String initPid = h.taskRow("d-ps").orElseThrow()[1];
+            assertEquals(initPid, rows.get(0)[0], ps);
+            assertTrue(rows.get(1)[1].contains("ExecID:bg"), ps);
+        } finally {
+            exec.destroyForcibly();
+            h.remove("d-ps");
+        }
+    }
+
+    @Test
+    void pauseShowsPausedAndFreezesTheTaskAndResumeRunsItAgain() throws Exception {
+        h.runDetached("d-pause", "sh", "-c", "while true; do :; done");
+        try {
+            assertEquals(0, h.ctr("task", "pause", "d-pause").exitCode());
+            assertEquals("PAUSED", h.taskStatus("d-pause").orElseThrow());
+            long frozen1 = cpuUsage("d-pause");
+            Thread.sleep(1000);
+            long frozen2 = cpuUsage("d-pause");
+            assertEquals(frozen1, frozen2, "the busy loop used CPU while paused");
+            assertEquals(0, h.ctr("task", "resume", "d-pause").exitCode());
+            assertEquals("RUNNING", h.taskStatus("d-pause").orElseThrow());
+            Thread.sleep(1000);
+            assertTrue(cpuUsage("d-pause") > frozen2, "the busy loop does not run after resume");
+        } finally {
+            h.remove("d-pause");
+        }
+    }
+
+    private static Map<String, String> metrics(String id) throws Exception {
+        PrivateContainerd.Result r = h.ctr("task", "metrics", id);
+        assertEquals(0, r.exitCode(), r.stderr());
+        return r.stdout().lines().map(l -> l.trim().split("\\s+")).filter(c -> c.length == 2)
+                .collect(Collectors.toMap(c -> c[0], c -> c[1], (a, b) -> a));
+    }
+
+    private static long cpuUsage(String id) throws Exception {
+        return Long.parseLong(metrics(id).get("cpu.usage_usec"));
+    }
+
+    @Test
+    void metricsPrintsTheCgroupV2FiguresOfTheTask() throws Exception {
+        h.runDetached("d-metrics", "sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' m); sleep 600");
+        try {
+            Thread.sleep(2000);
+            Map<String, String> values = metrics("d-metrics");
+            assertTrue(Long.parseLong(values.getOrDefault("pids.current", "0")) >= 1, values.toString());
+            assertTrue(Long.parseLong(values.getOrDefault("cpu.usage_usec", "0")) > 0, values.toString());
+            assertTrue(Long.parseLong(values.getOrDefault("memory.usage", "0")) > 1_000_000, values.toString());
+        } finally {
+            h.remove("d-metrics");
+        }
+    }
+
+    @Test
+    void execPrintsItsOutputAndExitsWithItsCode() throws Exception {
+        h.runDetached("d-exec", "sleep", "600");
+        try {
+            PrivateContainerd.Result r = h.ctr("task", "exec", "--exec-id", "e1", "d-exec", "sh", "-c",
+                    "echo out; echo err >&2; exit 5");
+            assertEquals("out\n", r.stdout());
+            assertEquals("err\n", r.stderr());
+            assertEquals(5, r.exitCode());
+            // the exec id is free again once that exec was deleted
+            PrivateContainerd.Result again = h.ctr("task", "exec", "--exec-id", "e1", "d-exec", "echo", "again");
+            assertEquals("again\n", again.stdout(), again.stderr());
+        } finally {
+            h.remove("d-exec");
+        }
+    }
+
+    @Test
+    void killStopsTheTaskAndDeleteReportsItsExitStatus() throws Exception {
+        h.runDetached("d-kill", "sleep", "600");
+        assertEquals(0, h.ctr("task", "kill", "-s", "KILL", "d-kill").exitCode());
+        h.awaitStatus("d-kill", "STOPPED", Duration.ofSeconds(30));
+        PrivateContainerd.Result rm = h.ctr("task", "delete", "d-kill");
+        assertEquals(0, rm.exitCode(), rm.stderr());
+        assertTrue(rm.stderr().contains("exit code 137"), rm.stderr());
+        assertTrue(h.taskStatus("d-kill").isEmpty());
+        assertEquals(0, h.ctr("container", "rm", "d-kill").exitCode());
+    }
+
+    @Test
+    void killWithTermReachesAnInitThatHandlesIt() throws Exception {
+        h.runDetached("d-term", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.2; done");
+        Thread.sleep(1000); // the trap is set
+        assertEquals(0, h.ctr("task", "kill", "d-term").exitCode()); // SIGTERM
+        h.awaitStatus("d-term", "STOPPED", Duration.ofSeconds(30));
+        PrivateContainerd.Result rm = h.ctr("task", "delete", "d-term");
+        assertTrue(rm.stderr().contains("exit code 42"), rm.stderr());
+        assertEquals(0, h.ctr("container", "rm", "d-term").exitCode());
+    }
+}

@@ -1,0 +1,178 @@
+package io.a3s.box.conformance;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * When something dies or is wrong: containerd restarting, the shim daemon or a VM killed, a config.json the
+ * runtime cannot honour. Each must end in a clear state for containerd and its user, with nothing left.
+ */
+@Timeout(600)
+class RobustnessTest {
+    static ShimHarness h;
+
+    @BeforeAll
+    static void start() throws Exception {
+        h = new ShimHarness();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (h != null) {
+            h.close();
+        }
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        h.assertNothingLeft();
+    }
+
+    @Test
+    void aRunningTaskSurvivesAContainerdRestartAndIsThenKilledAndDeleted() throws Exception {
+        h.runDetached("r-restart", "sleep", "600");
+        try {
+            String pid = h.taskRow("r-restart").orElseThrow()[1];
+            h.containerd.restart();
+            String[] row = h.taskRow("r-restart").orElseThrow(() -> new AssertionError("the task is gone after the "
+                    + "restart; containerd log:\n" + h.containerd.log()));
+            assertEquals("RUNNING", row[2]);
+            assertEquals(pid, row[1]);
+            PrivateContainerd.Result exec = h.ctr("task", "exec", "--exec-id", "after", "r-restart", "echo", "alive");
+            assertEquals("alive\n", exec.stdout(), exec.stderr());
+            assertEquals(0, h.ctr("task", "kill", "-s", "KILL", "r-restart").exitCode());
+            h.awaitStatus("r-restart", "STOPPED", Duration.ofSeconds(30));
+            PrivateContainerd.Result rm = h.ctr("task", "delete", "r-restart");
+            assertEquals(0, rm.exitCode(), rm.stderr());
+            assertTrue(rm.stderr().contains("exit code 137"), rm.stderr());
+        } finally {
+            h.remove("r-restart");
+        }
+    }
+
+    @Test
+    void killingTheShimDaemonEndsTheTaskWith137AndLeavesNoVmMountOrTaskFile() throws Exception {
+        h.runDetached("r-shimkill", "sleep", "600");
+        Path vm = h.vmOf("r-shimkill");
+        long qemu = ShimHarness.qemuPid(vm);
+        long daemon = h.daemonPid().orElseThrow();
+        Process events = h.containerd.startCtr("events");
+        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        Thread.ofVirtual().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(events.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String l; (l = r.readLine()) != null; ) {
+                    lines.add(l);
+                }
+            } catch (java.io.IOException ignored) {
+                // ctr killed at the end of the test
+            }
+        });
+        try {
+            Thread.sleep(500); // ctr events subscribed
+            ProcessHandle.of(daemon).orElseThrow().destroyForcibly();
+            String exit = null;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (exit == null && System.nanoTime() < deadline) {
+                String l = lines.poll(1, TimeUnit.SECONDS);
+                if (l != null && l.contains("/tasks/exit") && l.contains("r-shimkill")) {
+                    exit = l;
+                }
+            }
+            assertNotNull(exit, "no /tasks/exit for the task; containerd log:\n" + h.containerd.log());
+            assertTrue(exit.contains("\"exit_status\":137"), exit);
+            // containerd ran the shim's delete: the task's VM, its mounts and its task file are gone
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while ((ProcessHandle.of(qemu).isPresent() || Files.exists(vm)) && System.nanoTime() < until) {
+                Thread.sleep(100);
+            }
+            assertFalse(ProcessHandle.of(qemu).isPresent(), "the task's qemu " + qemu + " still runs");
+            assertFalse(Files.exists(vm), vm + " is still there");
+            assertEquals(List.of(), h.taskFiles());
+            assertEquals(List.of(), h.mounts());
+            assertTrue(h.taskStatus("r-shimkill").isEmpty(), "containerd still lists the task");
+            // no VM the dead daemon held; the host's pool (its own process) keeps its idle VMs
+            List<String> vms = h.qemuProcesses();
+            assertTrue(vms.size() <= h.poolSize, "VMs left: " + vms);
+        } finally {
+            events.destroyForcibly();
+            h.remove("r-shimkill");
+        }
+        // and the next container gets a new daemon
+        PrivateContainerd.Result r = h.run(List.of(), "r-after", "echo", "again");
+        assertEquals("again\n", r.stdout(), r.stderr());
+        assertEquals(0, r.exitCode());
+    }
+
+    @Test
+    void killingTheVmEndsTheTaskWith137WithinSeconds() throws Exception {
+        Process run = new ProcessBuilder(h.ctrCommand(ShimHarness.runArgs(ShimHarness.IMAGE, List.of(), "r-vmkill",
+                "sleep", "600"))).start();
+        try {
+            h.awaitStatus("r-vmkill", "RUNNING", Duration.ofSeconds(180));
+            long qemu = ShimHarness.qemuPid(h.vmOf("r-vmkill"));
+            long t0 = System.nanoTime();
+            ProcessHandle.of(qemu).orElseThrow().destroyForcibly();
+            assertTrue(run.waitFor(30, TimeUnit.SECONDS), "ctr run still waits 30 s after its VM died");
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertEquals(137, run.exitValue(), new String(run.getErrorStream().readAllBytes()));
+            assertTrue(ms < 3000, "ctr run returned " + ms + " ms after the VM died");
+        } finally {
+            run.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aMountTypeTheVmCannotHaveIsRefusedWithTheReason() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--mount", "type=nfs,src=server:/export,dst=/n,options=ro"),
+                "r-nfs", "true");
+        assertTrue(r.exitCode() != 0);
+        assertTrue(r.stderr().contains("\"nfs\" mounts are not supported"), r.stderr());
+        assertTrue(r.stderr().contains("mounts["), "names the config path: " + r.stderr());
+    }
+
+    @Test
+    void aBindMountOfAMissingSourceIsRefusedWithTheReason() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--mount", "type=bind,src=/no/such/dir,dst=/n,options=rbind"),
+                "r-nosrc", "true");
+        assertTrue(r.exitCode() != 0);
+        assertTrue(r.stderr().contains("/no/such/dir does not exist"), r.stderr());
+    }
+
+    @Test
+    void aSpecWithAHookIsRefusedWithTheReason() throws Exception {
+        PrivateContainerd.Result spec = h.ctr("oci", "spec");
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode s = (ObjectNode) json.readTree(spec.stdout());
+        ((ObjectNode) s.get("process")).putArray("args").add("true");
+        s.putObject("hooks").putArray("prestart").addObject().put("path", "/bin/true");
+        Path file = h.state.resolve("hook-spec.json");
+        Files.writeString(file, json.writeValueAsString(s));
+        PrivateContainerd.Result r = h.ctr("run", "--rm", "--runtime", ShimHarness.RUNTIME, "--config",
+                file.toString(), "r-hook");
+        assertTrue(r.exitCode() != 0);
+        assertTrue(r.stderr().contains("hooks.prestart: OCI hooks are not supported"), r.stderr());
+        h.ctr("container", "rm", "r-hook");
+    }
+}

@@ -1,0 +1,105 @@
+package io.a3s.box.conformance;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code ctr run --rm}: the container's stdout and stderr reach ctr's, and ctr exits with the container's
+ * exit status, 128 + the signal for a signal death, as with runc.
+ */
+@Timeout(600)
+class RunExitCodesTest {
+    static ShimHarness h;
+
+    @BeforeAll
+    static void start() throws Exception {
+        h = new ShimHarness();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (h != null) {
+            h.close();
+        }
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        h.assertNothingLeft();
+    }
+
+    @Test
+    void stdoutAndStderrReachCtrSeparatelyAndTheExitCodeIsThatOfTheProcess() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of(), "codes7", "sh", "-c", "echo out; echo err >&2; exit 7");
+        assertEquals("out\n", r.stdout(), r.stderr());
+        assertEquals("err\n", r.stderr());
+        assertEquals(7, r.exitCode());
+    }
+
+    @Test
+    void exitCodesZeroOneAndTwoHundredFiftyFiveComeBackUnchanged() throws Exception {
+        for (int code : new int[] {0, 1, 255}) {
+            PrivateContainerd.Result r = h.run(List.of(), "codes" + code, "sh", "-c", "exit " + code);
+            assertEquals(code, r.exitCode(), () -> "exit " + code + ": " + r.stderr());
+        }
+    }
+
+    @Test
+    void aProcessKilledBySignalNineIs137() throws Exception {
+        // the container's init dies of SIGKILL sent from outside its pid namespace (ctr task kill)
+        Process run = new ProcessBuilder(h.ctrCommand(ShimHarness.runArgs(ShimHarness.IMAGE, List.of(), "sig9",
+                "sleep", "600"))).start();
+        try {
+            h.awaitStatus("sig9", "RUNNING", Duration.ofSeconds(120));
+            assertEquals(0, h.ctr("task", "kill", "-s", "KILL", "sig9").exitCode());
+            assertTrue(run.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "ctr run did not return");
+            assertEquals(137, run.exitValue(), new String(run.getErrorStream().readAllBytes()));
+        } finally {
+            run.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aChildKilledBySignalIsSeenAs128PlusTheSignal() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of(), "sigchild", "sh", "-c",
+                "sh -c 'kill -9 $$'; echo $?; sh -c 'kill -TERM $$'; echo $?");
+        assertEquals("137\n143\n", r.stdout(), r.stderr());
+        assertEquals(0, r.exitCode());
+    }
+
+    @Test
+    void killMinusNineOfItselfIsIgnoredByTheInitAsWithRunc() throws Exception {
+        // sh is pid 1 of the container's pid namespace: the kernel drops signals it sends itself without a
+        // handler, SIGKILL included (runc on the same containerd: exit 0, "survived")
+        PrivateContainerd.Result r = h.run(List.of(), "selfkill", "sh", "-c", "kill -9 $$; echo survived");
+        assertEquals("survived\n", r.stdout(), r.stderr());
+        assertEquals(0, r.exitCode());
+    }
+
+    @Test
+    void theOomKillerEndingTheInitIs137() throws Exception {
+        PrivateContainerd.Result r = h.run(List.of("--memory-limit", Long.toString(32L << 20)), "oom", "sh", "-c",
+                "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived");
+        assertEquals("", r.stdout(), r.stderr());
+        assertEquals(137, r.exitCode(), r.stderr());
+    }
+
+    @Test
+    void aLargeOutputArrivesWholeBeforeCtrExits() throws Exception {
+        // 4 MiB through the guest, the shim and the FIFO: nothing truncated at the exit
+        PrivateContainerd.Result r = h.ctr(null, Duration.ofSeconds(300), ShimHarness.runArgs(ShimHarness.IMAGE,
+                List.of(), "bigout", "sh", "-c", "head -c 4194304 /dev/zero | tr '\\0' x; exit 3"));
+        assertEquals(4 << 20, r.stdout().length(), r.stderr());
+        assertTrue(r.stdout().chars().allMatch(c -> c == 'x'));
+        assertEquals(3, r.exitCode());
+    }
+}
