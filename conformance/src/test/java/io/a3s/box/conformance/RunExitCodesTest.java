@@ -59,7 +59,7 @@ class RunExitCodesTest {
         Process run = new ProcessBuilder(h.ctrCommand(ShimHarness.runArgs(ShimHarness.IMAGE, List.of(), "sig9",
                 "sleep", "600"))).start();
         try {
-            h.awaitStatus("sig9", "RUNNING", Duration.ofSeconds(120));
+            h.awaitStatus("sig9", "RUNNING", ShimHarness.CTR_LIMIT);
             assertEquals(0, h.ctr("task", "kill", "-s", "KILL", "sig9").exitCode());
             assertTrue(run.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "ctr run did not return");
             assertEquals(137, run.exitValue(), new String(run.getErrorStream().readAllBytes()));

@@ -80,9 +80,15 @@ final class ShimHarness implements AutoCloseable {
 
     // ---- ctr ------------------------------------------------------------------------------------------------
 
-    /** {@code ctr -n NS args...} */
+    /**
+     * How long one ctr command may take: a container that has to wait for a VM boot under TCG on a loaded
+     * host (the first of a pool daemon, or past the pool's idle VMs) can take a minute before it even runs.
+     */
+    static final Duration CTR_LIMIT = Duration.ofMinutes(5);
+
+    /** {@code ctr -n NS args...}, its stdin left open and empty, killed after {@link #CTR_LIMIT}. */
     PrivateContainerd.Result ctr(String... args) throws IOException, InterruptedException {
-        return containerd.ctr(withNamespace(args));
+        return containerd.ctr(null, CTR_LIMIT, withNamespace(args));
     }
 
     /** {@code ctr -n NS args...} with {@code stdin} written and closed, killed after {@code timeout}. */
@@ -192,6 +198,27 @@ final class ShimHarness implements AutoCloseable {
         return Optional.empty();
     }
 
+    /** VM state directories whose owner file names {@code pid} (the process that holds, or pools, the VM). */
+    List<Path> vmsOwnedBy(long pid) throws IOException {
+        Path vms = state.resolve("vms");
+        if (!Files.isDirectory(vms)) {
+            return List.of();
+        }
+        List<Path> out = new ArrayList<>();
+        try (Stream<Path> dirs = Files.list(vms)) {
+            for (Path d : dirs.toList()) {
+                try {
+                    if (Files.readString(d.resolve("owner")).trim().split("\\s+")[0].equals(Long.toString(pid))) {
+                        out.add(d);
+                    }
+                } catch (IOException e) {
+                    // no owner file (yet, or any more)
+                }
+            }
+        }
+        return out;
+    }
+
     /** The VM state directory of task {@code id}, from the shim's task file. */
     Path vmOf(String id) throws IOException {
         TaskRecord t = TaskRecord.read(taskFile(id));
@@ -271,29 +298,47 @@ final class ShimHarness implements AutoCloseable {
     }
 
     /**
-     * After a test: no task left in containerd, no task file, no mount (a leased VM has the container's
-     * rootfs bound into its share), and no more QEMUs than the warm pool may keep with no task: its size,
-     * plus the two refill boots it may start early (the in-process pool's refill races with a waiting lease
-     * and may end one VM over its size). A released VM is destroyed in the background: a few seconds.
+     * After a test: no task or container left in containerd, no task file, no mount (a leased VM has the
+     * container's rootfs bound into its share), and no more QEMUs than the warm pool may keep with no task:
+     * its size, plus two refill boots it may have started early. A released VM is destroyed in the
+     * background: a few seconds. On failure, what is left is removed, so that the next test fails only for
+     * what it leaves itself.
      */
     void assertNothingLeft() throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
         String what;
         while (true) {
-            String tasks = ctr("task", "ls").stdout().lines().skip(1).filter(l -> !l.isBlank()).toList().toString();
+            List<String> tasks = listed("task", "ls");
+            List<String> containers = listed("container", "ls");
+            List<Path> files = taskFiles();
+            List<String> mounts = mounts();
             List<String> qemus = qemuProcesses();
-            what = "tasks " + tasks + ", task files " + taskFiles() + ", mounts " + mounts() + ", "
-                    + qemus.size() + " VMs (pool size " + poolSize + " + 2)";
-            if (tasks.equals("[]") && taskFiles().isEmpty() && mounts().isEmpty() && qemus.size() <= poolSize + 2) {
+            what = "tasks " + tasks + ", containers " + containers + ", task files " + files + ", mounts " + mounts
+                    + ", " + qemus.size() + " VMs (pool size " + poolSize + " + 2)";
+            if (tasks.isEmpty() && containers.isEmpty() && files.isEmpty() && mounts.isEmpty()
+                    && qemus.size() <= poolSize + 2) {
                 return;
             }
             if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("left behind: " + what + "\n" + String.join("\n", qemus)
+                AssertionError e = new AssertionError("left behind: " + what + "\n" + String.join("\n", qemus)
                         + "\nshim daemon log:\n" + daemonLog(40) + "\ncontainerd log:\n"
                         + tail(containerd.log(), 30));
+                for (String c : containers) {
+                    try {
+                        remove(c.trim().split("\\s+")[0]);
+                    } catch (Exception | AssertionError cleanup) {
+                        e.addSuppressed(cleanup);
+                    }
+                }
+                throw e;
             }
             Thread.sleep(200);
         }
+    }
+
+    /** The rows of a {@code ctr ... ls}, header skipped. */
+    private List<String> listed(String... ls) throws IOException, InterruptedException {
+        return ctr(ls).stdout().lines().skip(1).filter(l -> !l.isBlank()).toList();
     }
 
     // ---- a terminal -------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 @Timeout(600)
 class StdinTest {
-    static final Duration LIMIT = Duration.ofSeconds(180);
+    static final Duration LIMIT = ShimHarness.CTR_LIMIT;
     static ShimHarness h;
 
     @BeforeAll

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(600)
 class TerminalTest {
-    static final Duration BOOT = Duration.ofSeconds(180);
+    static final Duration BOOT = ShimHarness.CTR_LIMIT;
     static ShimHarness h;
 
     @BeforeAll

@@ -284,7 +284,8 @@ public final class PoolDaemon implements AutoCloseable {
     private void removePidFile() {
         try {
             Path pidFile = layout.poolPidFile();
-            if (Files.exists(pidFile) && Files.readString(pidFile).trim().equals(Long.toString(ProcessHandle.current().pid()))) {
+            String self = Long.toString(ProcessHandle.current().pid());
+            if (Files.exists(pidFile) && Files.readString(pidFile).trim().equals(self)) {
                 Files.delete(pidFile);
             }
         } catch (IOException e) {
@@ -303,9 +304,10 @@ public final class PoolDaemon implements AutoCloseable {
     /** The start-up line about what the pool boots. */
     private static final class VmConfigLog {
         static void startup(PoolPolicy policy, QemuBackend backend) {
-            policy.idleTargets().forEach((k, n) -> log.info("pool: keeping {} idle: {} vCPU, {} MiB, {} ({}), kernel {}",
-                    n, k.vcpus(), k.memoryMiB(), k.accelerator().name().toLowerCase(),
-                    backend.probe().resolve(k.accelerator()).name().toLowerCase(), k.kernel()));
+            policy.idleTargets().forEach((k, n) -> log.info(
+                    "pool: keeping {} idle: {} vCPU, {} MiB, {} ({}), kernel {}", n, k.vcpus(), k.memoryMiB(),
+                    k.accelerator().name().toLowerCase(), backend.probe().resolve(k.accelerator()).name().toLowerCase(),
+                    k.kernel()));
         }
     }
 }

@@ -211,7 +211,8 @@ final class PoolRun {
 
     /** A run whose command writes to this process's stdout and stderr, and whose errors go to {@code err}. */
     PoolRun(Options o, Layout layout, ShimConfig config, PrintStream err) {
-        this(o, layout, config, err, new FileOutputStream(FileDescriptor.out), new FileOutputStream(FileDescriptor.err));
+        this(o, layout, config, err, new FileOutputStream(FileDescriptor.out),
+                new FileOutputStream(FileDescriptor.err));
     }
 
     PoolRun(Options o, Layout layout, ShimConfig config, PrintStream err, OutputStream stdout, OutputStream stderr) {

@@ -259,7 +259,8 @@ final class PoolService {
     /** The pid in a state directory's {@code owner} file ({@code "<pid> <starttime>"}). */
     static OptionalLong ownerPid(Path stateDir) {
         try {
-            String[] f = Files.readString(stateDir.resolve(StateDir.OWNER), StandardCharsets.UTF_8).trim().split("\\s+");
+            String[] f = Files.readString(stateDir.resolve(StateDir.OWNER), StandardCharsets.UTF_8).trim()
+                    .split("\\s+");
             return OptionalLong.of(Long.parseLong(f[0]));
         } catch (IOException | RuntimeException e) {
             return OptionalLong.empty();

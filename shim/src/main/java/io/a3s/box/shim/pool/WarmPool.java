@@ -36,8 +36,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>The pool never owns more than {@link PoolPolicy#maxVms()} VMs, counting idle, booting, leased and
  *       being-destroyed ones. A burst beyond the cap waits, in arrival order, up to its deadline, and then
  *       fails with RESOURCE_EXHAUSTED; it never boots unbounded VMs.</li>
- *   <li>A lease is served by an IDLE VM of its key when there is one (a hit); otherwise, if a slot is free,
- *       a VM is booted for it on the request path (a miss, reported in {@link #status()}).</li>
+ *   <li>A lease is served by an IDLE VM of its key when there is one (a hit); otherwise by a VM the refill is
+ *       booting for its key already, if no earlier waiter has claimed that one (also a hit: it will be IDLE sooner
+ *       than a new boot would be, and it is raised to normal priority); otherwise, if a slot is free, a VM is
+ *       booted for it on the request path (a miss, reported in {@link #status()}).</li>
  *   <li>A leased VM is never returned to the pool: {@link #release} destroys it and frees its slot.</li>
  *   <li>In the background the pool refills every key up to its idle target, evicts idle VMs older than the
  *       idle TTL, forgets idle VMs that died, and evicts an idle VM of another key when a waiter needs its
@@ -90,10 +92,16 @@ public final class WarmPool implements VmProvider, AutoCloseable {
     private record Idle(VmInstance vm, Instant bootedAt) {
     }
 
+    /** A refill boot under way, since {@code startedNanos} ({@link System#nanoTime}). */
+    private record Refill(VmInstance vm, long startedNanos) {
+    }
+
     private static final class KeyState {
         final Deque<Idle> idle = new ArrayDeque<>();
         int booting;
         int refillBooting;
+        /** The VMs the refill is booting now, oldest first (a waiter may claim one). */
+        final List<Refill> refillVms = new ArrayList<>();
         int leased;
         int destroying;
         long hits;
@@ -196,8 +204,8 @@ public final class WarmPool implements VmProvider, AutoCloseable {
                 if (left <= 0) {
                     waiters.remove(w);
                     throw Code.RESOURCE_EXHAUSTED.toException(
-                            "pool: no VM for %s within %s: all %d slots are in use (pool.max_vms)",
-                            describe(key), maxWait, policy.maxVms());
+                            "pool: no VM for %s within %s: %d of %d slots in use (pool.max_vms), %d booting",
+                            describe(key), maxWait, total, policy.maxVms(), bootsInFlight);
                 }
                 try {
                     w.served.awaitNanos(left);
@@ -320,6 +328,7 @@ public final class WarmPool implements VmProvider, AutoCloseable {
      * held, after every change.
      */
     private void dispatch() {
+        Map<KeyState, Integer> claimed = new java.util.HashMap<>();
         for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
             Waiter w = it.next();
             if (shutdown) {
@@ -327,9 +336,16 @@ public final class WarmPool implements VmProvider, AutoCloseable {
             } else {
                 KeyState ks = state(w.key);
                 Idle idle = takeLiveIdle(ks);
+                int claims = claimed.getOrDefault(ks, 0);
+                List<Refill> claimable = idle == null ? claimableRefills(ks) : List.of();
                 if (idle != null) {
                     ks.hits++;
                     w.idle = idle;
+                } else if (claims < claimable.size()) {
+                    // a refill boot of this key is under way and nobody before us waits for it: it beats a new boot
+                    claimed.put(ks, claims + 1);
+                    claimable.get(claims).vm().setNice(0);
+                    continue;
                 } else if (total < policy.maxVms() && bootsInFlight < policy.maxConcurrentBoots()) {
                     total++;
                     bootsInFlight++;
@@ -346,6 +362,21 @@ public final class WarmPool implements VmProvider, AutoCloseable {
             it.remove();
             w.served.signal();
         }
+    }
+
+    /**
+     * Refill boots of a key a waiter may wait for: those under way for less than twice the key's median boot (30 s
+     * before the first boot): an older one may be hanging (it would be retried after the boot deadline), and a
+     * waiter should not wait on it rather than boot. Called with lock held.
+     */
+    private List<Refill> claimableRefills(KeyState ks) {
+        if (ks.refillVms.isEmpty()) {
+            return List.of();
+        }
+        long now = System.nanoTime();
+        long limit = ks.bootTimes.isEmpty() ? Duration.ofSeconds(30).toNanos()
+                : 2 * percentile(ks.bootTimes.stream().sorted().toList(), 0.5).toNanos();
+        return ks.refillVms.stream().filter(r -> now - r.startedNanos() < limit).toList();
     }
 
     // called with lock held
@@ -395,11 +426,13 @@ public final class WarmPool implements VmProvider, AutoCloseable {
     private VmInstance boot(VmConfig key, boolean forRefill) {
         String id = newVmId();
         VmInstance vm = null;
+        VmInstance created = null;
         BootInfo info = null;
         try {
             vm = backend.newInstance(key, StateDir.of(stateRoot, id));
+            created = vm;
             if (forRefill) {
-                vm.setNice(BACKGROUND_NICE);
+                vm.setNice(startRefill(key, vm) ? 0 : BACKGROUND_NICE);
             }
             info = vm.start(key.bootDeadline());
             if (forRefill) {
@@ -420,16 +453,27 @@ public final class WarmPool implements VmProvider, AutoCloseable {
             KeyState ks = state(key);
             ks.booting--;
             bootsInFlight--;
+            if (forRefill) {
+                ks.refillBooting--;
+                VmInstance done = created;
+                ks.refillVms.removeIf(r -> r.vm() == done);
+            }
             if (vm == null) {
-                if (forRefill) {
-                    ks.refillBooting--;
-                }
                 ks.bootFailures++;
                 total--;
             } else {
                 ks.bootTimes.addLast(info.hostWall());
                 if (ks.bootTimes.size() > BOOT_TIMES_KEPT) {
                     ks.bootTimes.removeFirst();
+                }
+                if (forRefill) {
+                    // IDLE in the same critical section that ends the boot: a waiter must never see neither
+                    if (shutdown) {
+                        destroyAsync(ks, vm);
+                    } else {
+                        ks.idle.addLast(new Idle(vm, clock.instant()));
+                        vm.onExit().thenRun(this::signalChange);
+                    }
                 }
             }
             dispatch();
@@ -470,23 +514,18 @@ public final class WarmPool implements VmProvider, AutoCloseable {
     }
 
     private void refillOne(VmConfig key) {
-        VmInstance vm = boot(key, true);
-        if (vm == null) {
-            return;
-        }
+        boot(key, true); // on success the VM is IDLE (or handed to a waiter) when this returns
+    }
+
+    /**
+     * Records a refill boot about to start (a waiter may claim it), and says whether a lease of its key waits
+     * already: then it is not a background boot.
+     */
+    private boolean startRefill(VmConfig key, VmInstance vm) {
         lock.lock();
         try {
-            KeyState ks = state(key);
-            ks.refillBooting--;
-            if (shutdown) {
-                destroyAsync(ks, vm);
-                return;
-            }
-            Idle idle = new Idle(vm, clock.instant());
-            ks.idle.addLast(idle);
-            vm.onExit().thenRun(this::signalChange);
-            dispatch();
-            changed.signalAll();
+            state(key).refillVms.add(new Refill(vm, System.nanoTime()));
+            return waiters.stream().anyMatch(w -> w.key.equals(key));
         } finally {
             lock.unlock();
         }

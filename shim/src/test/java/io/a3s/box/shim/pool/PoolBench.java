@@ -142,31 +142,40 @@ public final class PoolBench {
                 StatusResponse s = warm.client.status();
                 KeyStatus k = s.getKeysList().getFirst();
 
-                print("pool_cold_lease_to_exit_p50_ms", p(coldRuns, 50), "ms", "in a long-lived JVM, miss: boot on the request path, N=" + n);
+                print("pool_cold_lease_to_exit_p50_ms", p(coldRuns, 50), "ms",
+                        "in a long-lived JVM, miss: boot on the request path, N=" + n);
                 print("pool_cold_lease_to_exit_p95_ms", p(coldRuns, 95), "ms", "");
-                print("pool_warm_lease_to_exit_p50_ms", p(warmRuns, 50), "ms", "in a long-lived JVM, hit: an IDLE VM, pool full, N=" + n);
+                print("pool_warm_lease_to_exit_p50_ms", p(warmRuns, 50), "ms",
+                        "in a long-lived JVM, hit: an IDLE VM, pool full, N=" + n);
                 print("pool_warm_lease_to_exit_p95_ms", p(warmRuns, 95), "ms", "");
                 ratio("pool_cold_warm_ratio_p50", p(coldRuns, 50), p(warmRuns, 50));
                 ratio("pool_cold_warm_ratio_p95", p(coldRuns, 95), p(warmRuns, 95));
-                print("pool_warm_loaded_lease_to_exit_p50_ms", p(warmLoaded, 50), "ms", "hit, back to back: a refill boot in flight, N=" + n);
+                print("pool_warm_loaded_lease_to_exit_p50_ms", p(warmLoaded, 50), "ms",
+                        "hit, back to back: a refill boot in flight, N=" + n);
                 print("pool_warm_loaded_lease_to_exit_p95_ms", p(warmLoaded, 95), "ms", "");
                 ratio("pool_cold_warm_loaded_ratio_p50", p(coldRuns, 50), p(warmLoaded, 50));
                 ratio("pool_cold_warm_loaded_ratio_p95", p(coldRuns, 95), p(warmLoaded, 95));
-                print("pool_cli_cold_wall_p50_ms", p(coldCli, 50), "ms", "a3s-box pool run -- true, JVM start included, N=" + n);
+                print("pool_cli_cold_wall_p50_ms", p(coldCli, 50), "ms",
+                        "a3s-box pool run -- true, JVM start included, N=" + n);
                 print("pool_cli_cold_wall_p95_ms", p(coldCli, 95), "ms", "");
                 print("pool_cli_warm_wall_p50_ms", p(warmCli, 50), "ms", "the same, hit, pool full, N=" + n);
                 print("pool_cli_warm_wall_p95_ms", p(warmCli, 95), "ms", "");
                 ratio("pool_cli_cold_warm_ratio_p50", p(coldCli, 50), p(warmCli, 50));
                 ratio("pool_cli_cold_warm_ratio_p95", p(coldCli, 95), p(warmCli, 95));
-                print("pool_cli_warm_loaded_wall_p50_ms", p(warmCliLoaded, 50), "ms", "the same, hit, a refill boot in flight, N=" + n);
+                print("pool_cli_warm_loaded_wall_p50_ms", p(warmCliLoaded, 50), "ms",
+                        "the same, hit, a refill boot in flight, N=" + n);
                 print("pool_cli_warm_loaded_wall_p95_ms", p(warmCliLoaded, 95), "ms", "");
-                print("pool_warm_burst_p50_ms", p(burst, 50), "ms", fill + " runs at once on " + fill + " IDLE VMs, " + burstHits + " hits");
+                print("pool_warm_burst_p50_ms", p(burst, 50), "ms",
+                        fill + " runs at once on " + fill + " IDLE VMs, " + burstHits + " hits");
                 print("pool_warm_burst_max_ms", p(burst, 100), "ms", "");
-                print("pool_fill_time_ms", Math.round(fillSeconds * 1000), "ms", "daemon start to " + fill + " IDLE VMs, 2 boots at once");
+                print("pool_fill_time_ms", Math.round(fillSeconds * 1000), "ms",
+                        "daemon start to " + fill + " IDLE VMs, 2 boots at once");
                 System.out.printf(Locale.ROOT, "pool_fill_rate_vms_per_min %.1f VMs/min%n", fill * 60 / fillSeconds);
-                print("pool_boot_p50_ms", k.getBootP50Ms(), "ms", "as the pool measured its " + k.getBoots() + " boots (launch to Hello)");
+                print("pool_boot_p50_ms", k.getBootP50Ms(), "ms",
+                        "as the pool measured its " + k.getBoots() + " boots (launch to Hello)");
                 print("pool_boot_p95_ms", k.getBootP95Ms(), "ms", "");
-                System.out.printf(Locale.ROOT, "pool_idle_vm_pss_mib %.1f MiB (PSS of an IDLE VM's QEMU, guest RAM included, mean of %d)%n", pss, fill);
+                System.out.printf(Locale.ROOT, "pool_idle_vm_pss_mib %.1f MiB (PSS of an IDLE VM's QEMU, guest RAM "
+                        + "included, mean of %d)%n", pss, fill);
                 System.out.printf(Locale.ROOT, "pool_daemon_rss_mib %.1f MiB (the pool daemon's JVM)%n", daemonRss);
             } finally {
                 warm.stop();

@@ -269,6 +269,9 @@ class PoolQemuTest {
         Path idle = vmDirs().getFirst();
         assertEquals(java.util.Set.of(WarmPool.BACKGROUND_NICE), threadNice(qemuPid(idle)),
                 "an IDLE VM runs at background priority");
+        assertFalse(Files.exists(idle.resolve(StateDir.SHARE).resolve(GuestWarmUp.CONTAINER_ID)),
+                "the warm-up left nothing in the share");
+        assertEquals(List.of(), mountsUnder(root), "an IDLE VM has no mount");
 
         Lease lease = client.lease(key, "test");
         assertTrue(lease.warm(), "an IDLE VM served the lease");

@@ -81,6 +81,31 @@ class WarmPoolTest {
     }
 
     @Test
+    void aLeaseWaitsForTheRefillBootUnderWayRatherThanBootingAnother() throws Exception {
+        backend.bootTime = Duration.ofMillis(400);
+        pool(Map.of(SMALL, 1), 4, Duration.ofMinutes(5));
+        eventually(() -> key(SMALL).booting() == 1, "the refill boots");
+        ConcurrentLinkedQueue<Lease> leases = new ConcurrentLinkedQueue<>();
+        Thread first = Thread.ofVirtual().start(() -> {
+            try {
+                leases.add(pool.lease(SMALL, "first"));
+            } catch (StatusException e) {
+                throw new AssertionError(e);
+            }
+        });
+        eventually(() -> pool.status().waiters() == 1, "the first lease waits for the refill boot");
+        Lease second = pool.lease(SMALL, "second"); // nobody boots for it yet: a boot of its own
+        first.join();
+        Lease claimed = leases.peek();
+        assertTrue(claimed.warm(), "the first lease got the VM the refill was booting");
+        assertFalse(second.warm(), "the second one booted its own");
+        assertEquals(1, key(SMALL).hits());
+        assertEquals(1, key(SMALL).misses());
+        pool.release(claimed);
+        pool.release(second);
+    }
+
+    @Test
     void missBootsOnTheRequestPathAndSaysSo() throws Exception {
         pool(Map.of(), 4, Duration.ofMinutes(5));
         Lease lease = pool.lease(BIG, "test");

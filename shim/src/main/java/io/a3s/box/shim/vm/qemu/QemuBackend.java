@@ -250,7 +250,8 @@ public final class QemuBackend implements VmBackend {
         return new VmConfig(Path.of(vm.path("kernel").asText()), Path.of(vm.path("initrd").asText()),
                 vm.path("vcpus").asInt(), vm.path("memory_mib").asInt(),
                 Accelerator.valueOf(vm.path("accelerator").asText("auto").toUpperCase(java.util.Locale.ROOT)),
-                extra, Duration.ofMillis(vm.path("boot_deadline_ms").asLong(VmConfig.DEFAULT_BOOT_DEADLINE.toMillis())));
+                extra, Duration.ofMillis(vm.path("boot_deadline_ms")
+                        .asLong(VmConfig.DEFAULT_BOOT_DEADLINE.toMillis())));
     }
 
     /**
