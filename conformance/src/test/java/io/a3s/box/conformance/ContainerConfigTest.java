@@ -1,10 +1,6 @@
 package io.a3s.box.conformance;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -19,34 +15,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * What {@code ctr run} puts into config.json reaches the container: environment, working directory, bind
  * mounts read-only and read-write, a read-only rootfs, memory and CPU limits.
  */
-@Timeout(600)
-class ContainerConfigTest {
+class ContainerConfigTest extends ConformanceTest {
     /** ctr's spec mounts no cgroup file system: this one shows the container's cgroup (as with runc). */
     static final String CGROUP_MOUNT = "type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro";
     /** The container's own cgroup directory, without a cgroup namespace. */
     static final String CG = "/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)";
 
-    static ShimHarness h;
-
     @TempDir
     Path host;
-
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        h.assertNothingLeft();
-    }
 
     @Test
     void envAndCwdAreThoseOfTheCommandLine() throws Exception {

@@ -1,10 +1,6 @@
 package io.a3s.box.conformance;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 import java.util.List;
 
@@ -15,27 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code ctr run --runtime io.a3s.box} against a real containerd: the product, end to end, with the
  * container in a microVM leased from the warm pool.
  */
-@Timeout(600)
-class CtrRunTest {
-    static ShimHarness h;
-
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        h.assertNothingLeft();
-    }
-
+class CtrRunTest extends ConformanceTest {
     @Test
     void outputAndExitCode() throws Exception {
         PrivateContainerd.Result r = h.run(List.of(), "hello", "sh", "-c", "echo hi; exit 7");

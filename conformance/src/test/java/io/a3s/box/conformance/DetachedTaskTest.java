@@ -1,10 +1,6 @@
 package io.a3s.box.conformance;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
 import java.util.List;
@@ -19,27 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code ctr run -d}, then the {@code ctr task} commands on the running task: ls, ps, pause/resume, metrics,
  * exec, kill, delete.
  */
-@Timeout(600)
-class DetachedTaskTest {
-    static ShimHarness h;
-
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        h.assertNothingLeft();
-    }
-
+class DetachedTaskTest extends ConformanceTest {
     @Test
     void lsShowsADetachedTaskRunningWithItsPid() throws Exception {
         h.runDetached("d-ls", "sleep", "600");
@@ -94,14 +70,14 @@ class DetachedTaskTest {
         }
     }
 
-    private static Map<String, String> metrics(String id) throws Exception {
+    private Map<String, String> metrics(String id) throws Exception {
         PrivateContainerd.Result r = h.ctr("task", "metrics", id);
         assertEquals(0, r.exitCode(), r.stderr());
         return r.stdout().lines().map(l -> l.trim().split("\\s+")).filter(c -> c.length == 2)
                 .collect(Collectors.toMap(c -> c[0], c -> c[1], (a, b) -> a));
     }
 
-    private static long cpuUsage(String id) throws Exception {
+    private long cpuUsage(String id) throws Exception {
         return Long.parseLong(metrics(id).get("cpu.usage_usec"));
     }
 

@@ -1,7 +1,5 @@
 package io.a3s.box.conformance;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Ten {@code ctr run --rm} at once: each gets its own VM, its own output and its own exit code. */
 @Timeout(900)
-class ParallelRunTest {
+class ParallelRunTest extends ConformanceTest {
     static final int N = 10;
     /**
      * Ten VMs at once on two TCG cores: more boots in flight than the default two, and a lease wait long
@@ -28,18 +26,10 @@ class ParallelRunTest {
             max_concurrent_boots = 4
             lease_wait = "5m"
             """;
-    static ShimHarness h;
 
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness(CONFIG, 2);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
+    @Override
+    ShimHarness newHarness() throws Exception {
+        return new ShimHarness(CONFIG, 2);
     }
 
     @Test

@@ -2,11 +2,7 @@ package io.a3s.box.conformance;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -28,27 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * When something dies or is wrong: containerd restarting, the shim daemon or a VM killed, a config.json the
  * runtime cannot honour. Each must end in a clear state for containerd and its user, with nothing left.
  */
-@Timeout(600)
-class RobustnessTest {
-    static ShimHarness h;
-
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        h.assertNothingLeft();
-    }
-
+class RobustnessTest extends ConformanceTest {
     @Test
     void aRunningTaskSurvivesAContainerdRestartAndIsThenKilledAndDeleted() throws Exception {
         h.runDetached("r-restart", "sleep", "600");

@@ -1,10 +1,6 @@
 package io.a3s.box.conformance;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
 import java.util.List;
@@ -16,27 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code ctr run --rm}: the container's stdout and stderr reach ctr's, and ctr exits with the container's
  * exit status, 128 + the signal for a signal death, as with runc.
  */
-@Timeout(600)
-class RunExitCodesTest {
-    static ShimHarness h;
-
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        h.assertNothingLeft();
-    }
-
+class RunExitCodesTest extends ConformanceTest {
     @Test
     void stdoutAndStderrReachCtrSeparatelyAndTheExitCodeIsThatOfTheProcess() throws Exception {
         PrivateContainerd.Result r = h.run(List.of(), "codes7", "sh", "-c", "echo out; echo err >&2; exit 7");

@@ -1,10 +1,6 @@
 package io.a3s.box.conformance;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -20,28 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * process's input. ctr sends no CloseIO when its input ends before the task exists, which is what
  * {@code echo x | ctr run ... cat} does: runc's shim and firecracker-containerd (#775) hang there.
  */
-@Timeout(600)
-class StdinTest {
+class StdinTest extends ConformanceTest {
     static final Duration LIMIT = ShimHarness.CTR_LIMIT;
-    static ShimHarness h;
-
-    @BeforeAll
-    static void start() throws Exception {
-        h = new ShimHarness();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (h != null) {
-            h.close();
-        }
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        h.assertNothingLeft();
-    }
-
     @Test
     void echoPipedIntoCtrRunCatIsPrintedAndCatExits() throws Exception {
         PrivateContainerd.Result r = h.ctr("x\n".getBytes(StandardCharsets.UTF_8), LIMIT,

@@ -13,6 +13,7 @@ import java.time.Instant;
  */
 public final class ShimCli {
     static final String NAME = "containerd-shim-a3s-box";
+    private static final String LOG_LEVEL = "org.slf4j.simpleLogger.defaultLogLevel";
 
     private ShimCli() {
     }
@@ -33,8 +34,7 @@ public final class ShimCli {
             return 0;
         }
         if (args.info()) {
-            inv.stderr().println(NAME + ": -info: not implemented (containerd asks it of runc-type runtimes only)");
-            return 1;
+            return InfoAction.run(inv);
         }
         return switch (args.action()) {
             case "start" -> {
@@ -68,6 +68,10 @@ public final class ShimCli {
             ShimConfig config = ShimConfig.loadGlobal(inv.env());
             DaemonConfig dc = new DaemonConfig(inv.layout(config), address, ttrpcAddress,
                     args.debug() || config.shim().debug());
+            if (dc.debug() && System.getProperty(LOG_LEVEL) == null) {
+                // before the first logger exists: SLF4J's simple logger reads its level once
+                System.setProperty(LOG_LEVEL, "debug");
+            }
             return DaemonEntry.serve(dc);
         } catch (Throwable e) {
             String reason = e instanceof UsageException || e instanceof ConfigException ? e.getMessage()

@@ -32,6 +32,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Create, on the request path: map the bundle's spec, mount the rootfs, lease an IDLE VM, put the
@@ -71,13 +73,15 @@ final class VmTaskFactory implements TaskFactory {
         List<Path> shareMounts = new ArrayList<>();
         boolean rootfsMounted = false;
         Lease lease = null;
+        // The lease (a round trip to the pool and the attach) overlaps with the rootfs mount: neither needs the other.
+        PendingLease pending = PendingLease.start(vms, vmFor(spec), "task " + namespace + "/" + id);
         try {
             rootfsMounted = RootfsMounts.mount(req.getRootfsList(), rootfs);
             TaskRecord record = new TaskRecord(namespace, id, bundle.toString(), rootfsMounted, "", "");
             record.write(taskFile);
 
             long tMount = System.nanoTime();
-            lease = vms.lease(vmFor(spec), "task " + namespace + "/" + id);
+            lease = pending.join();
             long tLease = System.nanoTime();
             VmInstance vm = lease.vm();
             record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
@@ -111,13 +115,15 @@ final class VmTaskFactory implements TaskFactory {
                 sandbox.release();
                 throw e;
             }
-        } catch (StatusException | IOException e) {
+        } catch (StatusException | IOException | RuntimeException e) {
             // undo, newest first
             List<Path> reversed = new ArrayList<>(shareMounts);
             java.util.Collections.reverse(reversed);
             reversed.forEach(VmSandbox::detach);
             if (lease != null) {
                 vms.release(lease);
+            } else {
+                pending.abandon();
             }
             if (rootfsMounted) {
                 VmSandbox.detach(rootfs);
@@ -131,6 +137,37 @@ final class VmTaskFactory implements TaskFactory {
                 throw se.status().withContext("create task " + id).asException();
             }
             throw Code.INTERNAL.toException("create task %s: %s", id, e.getMessage());
+        }
+    }
+
+    /** A lease asked for on a virtual thread; {@link #abandon} releases it whenever it arrives. */
+    private record PendingLease(VmProvider vms, CompletableFuture<Lease> lease) {
+        static PendingLease start(VmProvider vms, VmConfig key, String holder) {
+            var f = new CompletableFuture<Lease>();
+            Thread.ofVirtual().name("lease-" + holder).start(() -> {
+                try {
+                    f.complete(vms.lease(key, holder));
+                } catch (StatusException | RuntimeException e) {
+                    f.completeExceptionally(e);
+                }
+            });
+            return new PendingLease(vms, f);
+        }
+
+        /** The lease; its failure as the StatusException the pool gave. The pool's own deadline bounds the wait. */
+        Lease join() throws StatusException {
+            try {
+                return lease.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof StatusException se) {
+                    throw se;
+                }
+                throw Code.INTERNAL.toException("lease: %s", e.getCause());
+            }
+        }
+
+        void abandon() {
+            lease.thenAccept(vms::release);
         }
     }
 

@@ -32,6 +32,8 @@ import io.a3s.box.ttrpc.Metadata;
 import io.a3s.box.ttrpc.Status;
 import io.a3s.box.ttrpc.StatusException;
 import io.a3s.box.ttrpc.TtrpcClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -65,6 +67,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class AgentClient implements AutoCloseable {
     /** The ttrpc service name of the agent. */
+    private static final Logger log = LoggerFactory.getLogger(AgentClient.class);
     public static final String SERVICE = "a3s.guest.v1.Agent";
     /** The protocol version this host speaks (HelloRequest.protocol_version). */
     public static final int PROTOCOL_VERSION = 1;
@@ -242,7 +245,13 @@ public final class AgentClient implements AutoCloseable {
             out.completeExceptionally(dead.asException());
             return out;
         }
+        long t0 = log.isDebugEnabled() ? System.nanoTime() : 0;
         client.callAsync(SERVICE, method, request, parser, timeout, Metadata.empty()).whenComplete((r, t) -> {
+            if (t0 != 0) {
+                // where a request's time goes in the guest, call by call (docs/performance.md)
+                log.debug("vm {}: {} {} us{}", vmId, method, (System.nanoTime() - t0) / 1000,
+                        t == null ? "" : " (" + Status.fromThrowable(t).code() + ")");
+            }
             if (t == null) {
                 out.complete(r);
                 return;

@@ -27,10 +27,11 @@ import java.util.stream.Stream;
 
 /**
  * The pool's warm-up of a freshly booted VM, before it becomes IDLE: one container of the pool's own (busybox
- * {@code true}, read-only) is created, started, waited for and destroyed, the way a lessee's first container will
- * be. Its root filesystem is a tree of hard links to a template the pool keeps under
- * {@code <root>/pool-run/warmup}, made in the VM's share directory and removed afterwards: no mount, so nothing of
- * the warm-up can be left mounted, even if the pool dies in the middle of one.
+ * {@code true}) is created, started, waited for and destroyed, the way a lessee's first container will be, with the
+ * spec {@code ctr run} writes (mounts, masked paths, device allowlist, CPU shares). Its root filesystem is a tree of
+ * hard links to a template the pool keeps under {@code <root>/pool-run/warmup}, made in the VM's share directory
+ * and removed afterwards: no mount, so nothing of the warm-up can be left mounted, even if the pool dies in the
+ * middle of one.
  *
  * <p>Why: under TCG the first container of a fresh VM pays for translating every guest kernel path it takes
  * (namespaces, mounts, pivot_root, exec, exit, 9p) once: about 75 ms of CreateContainer and 90 ms of exec-to-exit
@@ -61,8 +62,10 @@ final class GuestWarmUp implements WarmPool.Warmer {
         Path containerDir = vm.shareDir().resolve(CONTAINER_ID);
         Path target = containerDir.resolve("rootfs");
         // the spec's root is the tree in the share itself: nothing to bind-mount
+        // writable, as ctr's default (a read-only root takes other kernel paths); `true` writes nothing, and any
+        // mount point the agent creates is a directory of this tree's own, not a link to the template
         GuestContainerSpec spec = SpecMapper.map(CONTAINER_ID, containerDir, PoolRun.ociSpec(CONTAINER_ID,
-                target, true, List.of("true"), List.of(), "/", false, null));
+                target, false, List.of("true"), List.of(), "/", false, null));
         if (!spec.shares().isEmpty() && !Path.of(spec.shares().getFirst().hostPath()).equals(target)) {
             throw new IOException("warm-up: unexpected share " + spec.shares());
         }

@@ -424,9 +424,14 @@ final class PoolRun {
         return ociSpec(cid, rootfs, readOnly, o.command(), env, o.cwd(), o.tty(), o.tty() ? Terminal.size() : null);
     }
 
+    /** Character devices containerd's default spec allows ({major, minor}; no minor: all of the major). */
+    private static final List<int[]> DEFAULT_DEVICES = List.of(new int[] {1, 3}, new int[] {1, 8}, new int[] {1, 7},
+            new int[] {5, 0}, new int[] {1, 5}, new int[] {1, 9}, new int[] {5, 1}, new int[] {136},
+            new int[] {5, 2});
+
     /**
      * The OCI config {@code ctr run} writes (namespaces, capabilities, masked and read-only paths, rlimits,
-     * no_new_privs), for {@code args} in {@code rootfs}.
+     * no_new_privs, the device allowlist and CPU shares), for {@code args} in {@code rootfs}.
      *
      * @param env         added after {@code PATH}
      * @param tty         allocate a pty
@@ -469,6 +474,20 @@ final class PoolRun {
         mount(mounts, "/run", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k");
         mount(mounts, "/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777");
         ObjectNode linux = root.putObject("linux");
+        // containerd's defaults: a device allowlist (a cgroup device program in the guest) and CPU shares. The
+        // pool's warm-up runs this spec, so these guest kernel paths are warm when a tenant's container needs them.
+        linux.put("cgroupsPath", "/a3s/" + cid);
+        ObjectNode resources = linux.putObject("resources");
+        ArrayNode devices = resources.putArray("devices");
+        devices.addObject().put("allow", false).put("access", "rwm");
+        for (int[] d : DEFAULT_DEVICES) {
+            ObjectNode rule = devices.addObject().put("allow", true).put("type", "c").put("major", d[0]);
+            if (d.length > 1) {
+                rule.put("minor", d[1]);
+            }
+            rule.put("access", "rwm");
+        }
+        resources.putObject("cpu").put("shares", 1024);
         ArrayNode ns = linux.putArray("namespaces");
         for (String t : List.of("pid", "ipc", "uts", "mount", "network")) {
             ns.addObject().put("type", t);

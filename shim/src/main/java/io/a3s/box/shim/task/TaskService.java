@@ -100,7 +100,8 @@ public final class TaskService {
                 .unary("Checkpoint", CheckpointTaskRequest.parser(), this::checkpoint)
                 .unary("Kill", KillRequest.parser(), this::kill)
                 .unary("Exec", ExecProcessRequest.parser(), this::exec)
-                .unary("ResizePty", ResizePtyRequest.parser(), this::resizePty)
+                .unary("ResizePty", ResizePtyRequest.parser(),
+                        timed("resize", r -> r.getId() + "/" + r.getExecId(), this::resizePty))
                 .unary("CloseIO", CloseIORequest.parser(), this::closeIo)
                 .unary("Update", UpdateTaskRequest.parser(), this::update)
                 .unary("Wait", WaitRequest.parser(), timed("wait", WaitRequest::getId, this::await))

@@ -1,10 +1,13 @@
 package io.a3s.box.shim.bootstrap;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.Any;
 import io.a3s.box.containerd.bootstrap.BootstrapParams;
 import io.a3s.box.containerd.bootstrap.LogLevel;
 import io.a3s.box.containerd.runtimeoptions.Options;
 import io.a3s.box.containerd.task.DeleteResponse;
+import io.a3s.box.containerd.types.RuntimeInfo;
 import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.daemon.TaskRecord;
 import org.junit.jupiter.api.AfterEach;
@@ -273,10 +276,27 @@ class StartDeleteProcessTest {
         assertEquals(0, r.exit());
         assertTrue(r.out().matches("containerd-shim-a3s-box:\n  Version:  \\S+\n  Revision: \\S+\n"
                 + "  Java version: 25\\S*\n"), r.out());
+        // -info: containerd 2.x writes the runtime options on stdin and reads a RuntimeInfo from stdout
+        Any options = Any.newBuilder().setTypeUrl("runtimeoptions.v1.Options")
+                .setValue(Options.newBuilder().setConfigPath("/etc/a3s-box/config.toml").build().toByteString())
+                .build();
         r = ShimProcess.run(ShimProcess.jvmCommand(List.of(), List.of("-info")), tmp, ShimProcess.env(state, ttrpc),
-                new byte[0]);
+                options.toByteArray());
+        assertEquals(0, r.exit(), r.stderr());
+        assertEquals("", r.stderr());
+        RuntimeInfo info = RuntimeInfo.parseFrom(r.stdout());
+        assertEquals("io.a3s.box", info.getName());
+        assertEquals(options, info.getOptions());
+        assertEquals("types.containerd.io/opencontainers/runtime-spec/1/features/Features",
+                info.getFeatures().getTypeUrl());
+        JsonNode features = new ObjectMapper()
+                .readTree(info.getFeatures().getValue().toStringUtf8());
+        assertEquals("1.0.0", features.path("ociVersionMin").asText());
+        assertFalse(features.path("linux").path("mountExtensions").path("idmap").path("enabled").asBoolean(true));
+        r = ShimProcess.run(ShimProcess.jvmCommand(List.of(), List.of("-info")), tmp, ShimProcess.env(state, ttrpc),
+                new byte[] {(byte) 0xff, 1, 2, 3});
         assertEquals(1, r.exit());
-        assertTrue(r.stderr().contains("not implemented"), r.stderr());
+        assertTrue(r.stderr().contains("-info: stdin is not a serialized Any"), r.stderr());
         r = ShimProcess.run(ShimProcess.jvmCommand(List.of(), List.of("-frobnicate", "start")), tmp,
                 ShimProcess.env(state, ttrpc), new byte[0]);
         assertEquals(1, r.exit());
