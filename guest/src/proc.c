@@ -199,6 +199,20 @@ static int userns_prepare(struct process *p, pid_t pid, const A3s__Guest__V1__Co
 #define SPAWN_FAIL(e, o, ...) do { snprintf(err, errlen, __VA_ARGS__); snprintf(op, oplen, "%s", o); \
                                    r = (e); goto out; } while (0)
 
+/* Waits (bounded: `ms`) for a child just sent SIGKILL, and reaps it. A child that does not die in time is left to
+ * the orphan reaper, with a warning. */
+static void reap_now(pid_t pid, int ms)
+{
+    for (int i = 0; i < ms; i++) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            return;
+        struct timespec t = { 0, 1000000 };
+        nanosleep(&t, NULL);
+    }
+    log_warn("process %d did not die within %d ms of SIGKILL", (int)pid, ms);
+}
+
 int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
                const A3s__Guest__V1__ProcessSpec *ps, char *err, size_t errlen, char *op, size_t oplen)
 {
@@ -283,7 +297,10 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
         if (r == 0 && write(sp[1], &mapped, 1) != 1)
             r = -errno;
         if (r < 0) {
-            kill(pid, SIGKILL); /* reaped as an orphan: no record has its pid */
+            /* Reaped here, not by the orphan reaper later: the caller removes the container's cgroup before it
+             * answers, and a child that has not finished exiting still holds it (the id would stay taken). */
+            kill(pid, SIGKILL);
+            reap_now(pid, 1000);
             if (!err[0]) {
                 snprintf(err, errlen, "release the user namespace child: %s", strerror(-r));
                 snprintf(op, oplen, "write");
