@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "pb.h"
+#include "log.h"
 #include "ttrpc.h"
 
 #define AGENT_PROTOCOL_VERSION 1
@@ -130,6 +131,9 @@ struct container {
     int fail_code, fail_errno;
     char fail_op[28];
     char *fail_msg;
+    /* a3s.trace: the agent's steps of its CreateContainer, since trace_t0 */
+    struct trace trace;
+    uint64_t trace_t0;
 };
 
 enum agent_mode { MODE_VM, MODE_SOCKET };

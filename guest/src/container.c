@@ -41,6 +41,8 @@
 
 static struct park_msg g_msg;
 static int g_status_fd = -1;
+static struct trace g_ctrace; /* a3s.trace: this child's set-up steps */
+#define T(name) trace_mark(&g_ctrace, name)
 static bool g_userns;   /* this child created or joined a user namespace */
 static const char *g_cgroup;  /* the container's cgroup directory (VM path), or NULL */
 
@@ -535,6 +537,7 @@ static int setup_rootfs(const struct child_args *a)
     _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return fail(errno, "open", "rootfs `%s`", rootfs);
+    T("bind_root");
 
     bool dev_tmpfs = false;
     for (size_t i = 0; i < spec->n_mounts; i++) {
@@ -542,9 +545,11 @@ static int setup_rootfs(const struct child_args *a)
         int r = do_mount(rootfd, m);
         if (r < 0)
             return r;
+        T(m->destination);
         if (strcmp(m->destination, "/dev") == 0)
             dev_tmpfs = strcmp(m->type, "tmpfs") == 0;
     }
+    T("mounts");
     if (create_devices(rootfd, spec) < 0)
         return -1;
     if (dev_tmpfs) {
@@ -552,6 +557,7 @@ static int setup_rootfs(const struct child_args *a)
         if (r < 0)
             return r;
     }
+    T("dev");
 
     /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the new. */
     if (fchdir(rootfd) < 0)
@@ -562,6 +568,7 @@ static int setup_rootfs(const struct child_args *a)
         return fail(errno, "umount", "detach the old root");
     if (chdir("/") < 0)
         return fail(errno, "chdir", "/");
+    T("pivot_root");
     return 0;
 }
 
@@ -571,6 +578,7 @@ static int finish_rootfs(const A3s__Guest__V1__ContainerSpec *spec)
     int r = mask_paths(spec);
     if (r < 0)
         return r;
+    T("masked_paths");
     if (spec->rootfs_readonly &&
         mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of("/"), NULL) < 0)
         return fail(errno, "mount", "remount the rootfs read-only");
@@ -655,6 +663,7 @@ static int init_setup(const struct child_args *a)
         flags |= CLONE_NEWIPC;
     if (unshare(flags) < 0)
         return fail(errno, "unshare", "unshare namespaces");
+    T("unshare");
     /* In a user namespace the agent did this (and the scheduler) already: the cgroup files are the VM's. */
     if (!a->userns_init) {
         if (a->cgroup && join_cgroup(a->cgroup) < 0)
@@ -665,6 +674,7 @@ static int init_setup(const struct child_args *a)
     /* After joining: the new cgroup namespace is rooted at the container's cgroup. */
     if (ns && ns->cgroup && unshare(CLONE_NEWCGROUP) < 0)
         return fail(errno, "unshare", "unshare the cgroup namespace");
+    T("join_cgroup");
     int r = setup_rootfs(a);
     if (r < 0)
         return r;
@@ -693,6 +703,7 @@ static int init_setup(const struct child_args *a)
         if (r < 0)
             return fail(-r, "sysctl", "sysctl `%s` = `%s`", k, v);
     }
+    T("hostname_sysctl");
     return finish_rootfs(spec);
 }
 
@@ -776,6 +787,7 @@ _Noreturn void child_main(struct child_args *a)
 {
     const A3s__Guest__V1__ProcessSpec *ps = a->ps;
     g_status_fd = a->status_fd;
+    T("forked");
 
     /* The agent blocks every signal for its signalfd; a container process starts with none blocked. */
     sigset_t none;
@@ -791,6 +803,7 @@ _Noreturn void child_main(struct child_args *a)
             FAIL_DIE(errno, "dup2", "set up stdio");
     if (a->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
         FAIL_DIE(errno, "ioctl", "make the pty the controlling terminal");
+    T("stdio");
     {
         int keep[CHILD_MAX_NS + 4];
         size_t n = 0;
@@ -802,6 +815,7 @@ _Noreturn void child_main(struct child_args *a)
             keep[n++] = a->ns_fd[i];
         close_fds_except(keep, n);
     }
+    T("close_fds");
     char err[sizeof(g_msg.msg)];
     int r;
     if (a->userns_init) {
@@ -832,6 +846,7 @@ _Noreturn void child_main(struct child_args *a)
             FAIL_DIE(-r, "setrlimit", "%s", err);
     }
 
+    T("rlimits");
     if ((a->is_init ? init_setup(a) : exec_join(a)) < 0)
         die(1);
 
@@ -843,6 +858,7 @@ _Noreturn void child_main(struct child_args *a)
         FAIL_DIE(errno, "mkdir", "cwd `%s`", cwd);
     if (chdir(cwd) < 0)
         FAIL_DIE(errno, "chdir", "cwd `%s`", cwd);
+    T("cwd");
 
     /* envp: the spec's, plus HOME when it has none */
     bool has_home = false;
@@ -864,9 +880,11 @@ _Noreturn void child_main(struct child_args *a)
     for (size_t i = 0; i < ps->n_args; i++)
         argv[i] = ps->args[i];
 
+    T("env");
     void *filter = NULL;
     if (ps->seccomp && (r = seccomp_prepare(ps->seccomp, &filter, err, sizeof(err))) < 0)
         FAIL_DIE(-r, "seccomp", "%s", err);
+    T("seccomp");
 
     /* kept across execve; before a filter that might not allow it is loaded */
     if (a->has_personality && personality(a->personality) < 0)
@@ -900,8 +918,11 @@ _Noreturn void child_main(struct child_args *a)
     if (ps->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         FAIL_DIE(errno, "prctl", "no_new_privs");
 
+    T("credentials");
     char exe[PATH_MAX];
     int resolved = resolve_exe(argv[0], envp, exe, sizeof(exe));
+    T("resolve_exe");
+    trace_print(&g_ctrace, a->is_init ? "init" : "exec", a->container_id, a->trace_t0);
 
     /* Park: say "ready", then wait for the release (or EOF: the agent gave up on us). */
     struct park_msg ready = { 0 };

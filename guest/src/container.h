@@ -31,6 +31,7 @@ struct child_args {
     int ns_type[CHILD_MAX_NS];
     int n_ns;
     int root_fd;
+    uint64_t trace_t0;                           /* a3s.trace: when the agent got the call */
 };
 
 _Noreturn void child_main(struct child_args *a);

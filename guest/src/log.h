@@ -17,6 +17,21 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Makes log_fd a private CLOEXEC descriptor of `path` (or of stderr when path is NULL). */
 void log_open(const char *path, int kmsg);
 
+/* a3s.trace on the kernel command line: the steps of a container's set-up, timed, one console line per side
+ * (the agent's and the child's) once the process is parked. For finding where a create's time goes (docs/vm.md). */
+#include <stdbool.h>
+#include <stdint.h>
+#define TRACE_MAX 32
+struct trace {
+    int n;
+    const char *name[TRACE_MAX];
+    uint64_t ns[TRACE_MAX];
+};
+extern bool trace_enabled;
+void trace_mark(struct trace *t, const char *name);
+/* One line: `who` of container `id`, each step in ms since t0_ns (CLOCK_MONOTONIC). */
+void trace_print(const struct trace *t, const char *who, const char *id, uint64_t t0_ns);
+
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  do { if (log_level >= LOG_LVL_INFO) log_msg(LOG_LVL_INFO, __VA_ARGS__); } while (0)

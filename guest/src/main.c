@@ -238,6 +238,8 @@ static void parse_cmdline(void)
         log_level = LOG_LVL_DEBUG;
     else if (strstr(cmd, "a3s.log=warn"))
         log_level = LOG_LVL_WARN;
+    if (strstr(cmd, "a3s.trace"))
+        trace_enabled = true;
     free(cmd);
 }
 

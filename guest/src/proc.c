@@ -235,6 +235,7 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
         SPAWN_FAIL(r, "stdio", "set up stdio: %s", strerror(-r));
 
     a.is_init = spec != NULL;
+    a.trace_t0 = spec ? c->trace_t0 : trace_enabled ? now_ns(CLOCK_MONOTONIC) : 0;
     a.container_id = c->id;
     a.spec = spec;
     a.ps = ps;
@@ -490,6 +491,10 @@ static void on_status_msg(struct process *p, struct park_msg *m)
     if (p->state == P_CREATING) {
         if (m->err == 0) {
             p->state = P_PARKED;
+            if (p == p->c->init) {
+                trace_mark(&p->c->trace, "parked");
+                trace_print(&p->c->trace, "agent", p->c->id, p->c->trace_t0);
+            }
             log_debug("container `%s`: process %d parked", p->c->id, (int)p->pid);
             answer_created(p);
         } else {

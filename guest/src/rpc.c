@@ -296,6 +296,8 @@ static void h_create(struct rctx *r, void *msg)
     struct container *c = xcalloc(1, sizeof(*c));
     c->id = xstrdup(req->container_id);
     c->devcg_fd = -1;
+    if (trace_enabled)
+        c->trace_t0 = now_ns(CLOCK_MONOTONIC);
     c->has_personality = personality_from_name(spec->personality, &c->personality) > 0;
     int rc = cgroup_create(c->id, &c->cgroup);
     if (rc < 0) {
@@ -304,6 +306,7 @@ static void h_create(struct rctx *r, void *msg)
         free(c);
         return;
     }
+    trace_mark(&c->trace, "cgroup");
     if (c->cgroup && (rc = cgroup_apply(c->cgroup, spec->resources, &c->devcg_fd, err, sizeof(err))) < 0) {
         ERR(r, rc == -EINVAL ? CODE_INVALID_ARGUMENT : CODE_UNKNOWN, -rc, "write",
             "create container `%s`: %s: %s", c->id, err, strerror(-rc));
@@ -319,7 +322,9 @@ static void h_create(struct rctx *r, void *msg)
     c->init = c->procs = p;
     c->next = A.containers;
     A.containers = c;
+    trace_mark(&c->trace, "resources");
     rc = proc_spawn(p, spec, spec->process, err, sizeof(err), op, sizeof(op));
+    trace_mark(&c->trace, "spawned");
     if (rc < 0) {
         ERR(r, CODE_UNKNOWN, -rc, op, "create container `%s`: %s", c->id, err);
         A.containers = c->next;

@@ -56,6 +56,31 @@ void log_msg(int level, const char *fmt, ...)
     errno = saved;
 }
 
+bool trace_enabled;
+
+void trace_mark(struct trace *t, const char *name)
+{
+    if (!trace_enabled || t->n >= TRACE_MAX)
+        return;
+    t->name[t->n] = name;
+    t->ns[t->n++] = now_ns(CLOCK_MONOTONIC);
+}
+
+void trace_print(const struct trace *t, const char *who, const char *id, uint64_t t0_ns)
+{
+    if (!trace_enabled)
+        return;
+    char line[900];
+    size_t n = 0;
+    for (int i = 0; i < t->n && n < sizeof(line) - 40; i++) {
+        int m = snprintf(line + n, sizeof(line) - n, " %s=%.2f", t->name[i], (double)(t->ns[i] - t0_ns) / 1e6);
+        if (m > 0)
+            n += (size_t)m;
+    }
+    line[n < sizeof(line) ? n : sizeof(line) - 1] = '\0';
+    log_warn("trace: container `%s` %s (ms):%s", id, who, line);
+}
+
 void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);

@@ -65,6 +65,8 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
     public static final Duration MAX_IDLE_TTL = Duration.ofDays(7);
     public static final Duration MAX_LEASE_WAIT = Duration.ofHours(1);
     /** {@code <state_dir>/shim/<16 hex>.sock} must fit in sun_path (107 bytes). */
+    static final int MAX_KERNEL_ARGS = 32;
+    static final int MAX_KERNEL_ARG_LENGTH = 256;
     public static final int MAX_STATE_DIR_LENGTH = 107 - "/shim/0123456789abcdef.sock".length();
 
     public ShimConfig {
@@ -77,9 +79,11 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
      * {@code [vm]}: how each task's microVM is built.
      *
      * @param bootTimeout how long one boot may take until the guest agent answers
+     * @param kernelArgs  appended to the guest kernel's command line (e.g. {@code a3s.debug} or {@code a3s.trace};
+     *                    docs/vm.md)
      */
     public record Vm(String backend, Accelerator accelerator, Path kernel, Path initrd, int vcpus, int memoryMib,
-                     Duration bootTimeout) {
+                     Duration bootTimeout, List<String> kernelArgs) {
         public static final String DEFAULT_BACKEND = "qemu";
 
         public Vm {
@@ -88,12 +92,13 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
             Objects.requireNonNull(kernel, "kernel");
             Objects.requireNonNull(initrd, "initrd");
             Objects.requireNonNull(bootTimeout, "bootTimeout");
+            kernelArgs = List.copyOf(kernelArgs);
         }
 
         /** The VM this section describes, for the backend and the warm pool (which keys on it). */
         public VmConfig toVmConfig() {
             return VmConfig.of(kernel, initrd).withVcpus(vcpus).withMemoryMiB(memoryMib).withAccelerator(accelerator)
-                    .withBootDeadline(bootTimeout);
+                    .withBootDeadline(bootTimeout).withExtraKernelArgs(kernelArgs);
         }
     }
 
@@ -129,7 +134,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
         Path guest = defaultGuestDir();
         return new ShimConfig(
                 new Vm(Vm.DEFAULT_BACKEND, Accelerator.AUTO, guest.resolve("vmlinuz"), guest.resolve("initrd.img"),
-                        VmConfig.DEFAULT_VCPUS, VmConfig.DEFAULT_MEMORY_MIB, VmConfig.DEFAULT_BOOT_DEADLINE),
+                        VmConfig.DEFAULT_VCPUS, VmConfig.DEFAULT_MEMORY_MIB, VmConfig.DEFAULT_BOOT_DEADLINE, List.of()),
                 new Pool(Pool.DEFAULT_SIZE, Pool.DEFAULT_MAX_VMS, Pool.DEFAULT_IDLE_TTL, Pool.DEFAULT_LEASE_WAIT,
                         Pool.DEFAULT_MAX_CONCURRENT_BOOTS),
                 new Shim(null, false));
@@ -333,6 +338,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
         private int vcpus;
         private int memoryMib;
         private Duration bootTimeout;
+        private List<String> kernelArgs;
         private int size;
         private int maxVms;
         private Duration idleTtl;
@@ -350,6 +356,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
             vcpus = base.vm.vcpus();
             memoryMib = base.vm.memoryMib();
             bootTimeout = base.vm.bootTimeout();
+            kernelArgs = base.vm.kernelArgs();
             size = base.pool.size();
             maxVms = base.pool.maxVms();
             idleTtl = base.pool.idleTtl();
@@ -370,6 +377,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
                 case "vm.vcpus" -> vcpus = intIn(name, v, 1, VmConfig.MAX_VCPUS);
                 case "vm.memory_mib" -> memoryMib = intIn(name, v, VmConfig.MIN_MEMORY_MIB, VmConfig.MAX_MEMORY_MIB);
                 case "vm.boot_timeout" -> bootTimeout = durationIn(name, v, MIN_BOOT_TIMEOUT, MAX_BOOT_TIMEOUT);
+                case "vm.kernel_args" -> kernelArgs = kernelArgs(name, v);
                 case "pool.size" -> size = intIn(name, v, 0, MAX_POOL_SIZE);
                 case "pool.max_vms" -> maxVms = intIn(name, v, 1, MAX_POOL_SIZE);
                 case "pool.idle_ttl" -> idleTtl = durationIn(name, v, MIN_IDLE_TTL, MAX_IDLE_TTL);
@@ -398,7 +406,8 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
                 throw error("pool.max_concurrent_boots", maxConcurrentBoots + " is out of range 1.." + maxVms
                         + " (pool.max_vms)");
             }
-            return new ShimConfig(new Vm(backend, accelerator, kernel, initrd, vcpus, memoryMib, bootTimeout),
+            return new ShimConfig(new Vm(backend, accelerator, kernel, initrd, vcpus, memoryMib, bootTimeout,
+                    kernelArgs),
                     new Pool(size, maxVms, idleTtl, leaseWait, maxConcurrentBoots), new Shim(stateDir, debug));
         }
 
@@ -408,7 +417,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
 
         private static String known(String section) {
             return switch (section) {
-                case "vm" -> "backend, accelerator, kernel, initrd, vcpus, memory_mib, boot_timeout";
+                case "vm" -> "backend, accelerator, kernel, initrd, vcpus, memory_mib, boot_timeout, kernel_args";
                 case "pool" -> "size, max_vms, idle_ttl, lease_wait, max_concurrent_boots";
                 default -> "state_dir, debug";
             };
@@ -419,6 +428,27 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
                 throw error(key, "expected a string, got " + show(v));
             }
             return v.textValue();
+        }
+
+        /** An array of kernel command line words: no blanks inside one (the line is split on them). */
+        private List<String> kernelArgs(String key, JsonNode v) throws ConfigException {
+            if (!v.isArray()) {
+                throw error(key, "expected an array of strings, got " + show(v));
+            }
+            if (v.size() > MAX_KERNEL_ARGS) {
+                throw error(key, v.size() + " arguments, at most " + MAX_KERNEL_ARGS);
+            }
+            List<String> out = new java.util.ArrayList<>();
+            for (int i = 0; i < v.size(); i++) {
+                JsonNode a = v.get(i);
+                if (!a.isTextual() || a.textValue().isEmpty() || a.textValue().length() > MAX_KERNEL_ARG_LENGTH
+                        || a.textValue().chars().anyMatch(c -> Character.isWhitespace(c) || c == 0)) {
+                    throw error(key + "[" + i + "]", "expected one kernel argument (1.." + MAX_KERNEL_ARG_LENGTH
+                            + " characters, no blanks), got " + show(a));
+                }
+                out.add(a.textValue());
+            }
+            return out;
         }
 
         private String oneOf(String key, JsonNode v, List<String> allowed) throws ConfigException {

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.time.Duration;
 import java.util.Map;
 
@@ -162,7 +163,7 @@ class ShimConfigTest {
     @Test
     void refusesUnknownKeysAndEnumValues() {
         assertEquals("test.toml: vm.cpus: unknown key (known in [vm]: backend, accelerator, kernel, initrd, vcpus, "
-                + "memory_mib, boot_timeout)", error("[vm]\ncpus = 2"));
+                + "memory_mib, boot_timeout, kernel_args)", error("[vm]\ncpus = 2"));
         assertEquals("test.toml: vmm: unknown key (known sections: [vm], [pool], [shim])", error("[vmm]\nx = 1"));
         assertEquals("test.toml: vm.accelerator: \"hvf\" is not one of \"auto\", \"kvm\", \"tcg\"",
                 error("[vm]\naccelerator = \"hvf\""));
@@ -170,6 +171,18 @@ class ShimConfigTest {
                 error("[vm]\nbackend = \"firecracker\""));
         assertEquals("test.toml: vm.kernel: \"vmlinuz\" must be an absolute path", error("[vm]\nkernel = \"vmlinuz\""));
         assertTrue(error("[shim]\nstate_dir = \"/" + "x".repeat(100) + "\"").contains("too long"));
+    }
+
+    @Test
+    void kernelArgsAreWordsAppendedToTheGuestCommandLine() throws Exception {
+        ShimConfig c = parse("[vm]\nkernel_args = [\"a3s.trace\", \"loglevel=7\"]");
+        assertEquals(List.of("a3s.trace", "loglevel=7"), c.vm().kernelArgs());
+        assertEquals(List.of("a3s.trace", "loglevel=7"), c.vm().toVmConfig().extraKernelArgs());
+        assertEquals(List.of(), ShimConfig.defaults().vm().toVmConfig().extraKernelArgs());
+        assertEquals("test.toml: vm.kernel_args[1]: expected one kernel argument (1..256 characters, no blanks), "
+                + "got the string \"a b\"", error("[vm]\nkernel_args = [\"x\", \"a b\"]"));
+        assertTrue(error("[vm]\nkernel_args = \"a3s.trace\"").contains("expected an array of strings"));
+        assertTrue(error("[vm]\nkernel_args = [1]").contains("vm.kernel_args[0]"));
     }
 
     @Test

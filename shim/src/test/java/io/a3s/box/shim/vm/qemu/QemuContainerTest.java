@@ -64,7 +64,9 @@ class QemuContainerTest {
         VmTestSupport.assumeVmSupport();
         stateRoot = VmTestSupport.newStateRoot();
         rootfs = Files.createDirectories(stateRoot.resolve("rootfs"));
-        vm = new QemuBackend().newInstance(VmTestSupport.config(), StateDir.of(stateRoot, "ctr"));
+        // a3s.trace: the agent times each container's set-up on the console (see setUpStepsAreTraced)
+        vm = new QemuBackend().newInstance(VmTestSupport.config().withExtraKernelArgs(List.of("a3s.trace")),
+                StateDir.of(stateRoot, "ctr"));
         vm.start();
         agent = vm.agent();
     }
@@ -108,6 +110,30 @@ class QemuContainerTest {
             System.out.printf("spawn-main to first byte: %d ms%n", firstByteMs);
         } finally {
             destroy(vm, "hi");
+        }
+    }
+
+    @Test
+    void setUpStepsAreTracedOnTheConsoleWithATraceKernelArgument() throws Exception {
+        create(vm, "traced", rootfs, process("true").build());
+        try {
+            Path console = vm.stateDir().resolve(StateDir.CONSOLE);
+            String agentLine = "trace: container `traced` agent (ms): cgroup=";
+            String initLine = "trace: container `traced` init (ms): forked=";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            String text = "";
+            while (System.nanoTime() < deadline && !(text.contains(agentLine) && text.contains(initLine))) {
+                text = Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1);
+                Thread.sleep(100);
+            }
+            assertTrue(text.contains(agentLine) && text.contains(initLine), "console.log:\n" + text);
+            String init = text.substring(text.indexOf(initLine)).lines().findFirst().orElseThrow();
+            for (String step : List.of(" /proc=", " pivot_root=", " masked_paths=", " resolve_exe=")) {
+                assertTrue(init.contains(step), step + " in " + init);
+            }
+            System.out.println(init.substring(init.indexOf("trace:")));
+        } finally {
+            destroy(vm, "traced");
         }
     }
 
