@@ -78,8 +78,29 @@ final class DaemonStarter {
             Files.deleteIfExists(socket);
             Files.deleteIfExists(layout.shimPidFile(containerdAddress, ttrpcAddress));
             Process p = spawn();
+            adjustOomScore(p.pid());
             return awaitReady(p);
         }
+    }
+
+    /**
+     * containerd's rule for its shims ({@code AdjustOOMScore}): the daemon's {@code oom_score_adj} is the one of
+     * {@code start}'s parent (containerd) plus one, at most 1000, so that under memory pressure the kernel kills a
+     * shim before containerd. Best effort: a failure is no reason to refuse a container.
+     */
+    static void adjustOomScore(long daemonPid) {
+        ProcessHandle.current().parent().ifPresent(containerd -> {
+            try {
+                int score = Integer.parseInt(Files.readString(oomScoreAdj(containerd.pid())).strip());
+                Files.writeString(oomScoreAdj(daemonPid), Integer.toString(Math.min(score + 1, 1000)));
+            } catch (IOException | NumberFormatException e) {
+                // the daemon keeps the score it inherited
+            }
+        });
+    }
+
+    private static Path oomScoreAdj(long pid) {
+        return Path.of("/proc", Long.toString(pid), "oom_score_adj");
     }
 
     private Optional<PingResponse> ping() {

@@ -104,6 +104,10 @@ class StartDeleteProcessTest {
         assertEquals(1, ShimProcess.spawns(state).size(), ShimProcess.spawns(state).toString());
         String pid = Files.readString(layout.shimPidFile(address, ttrpc)).strip();
         assertTrue(ProcessHandle.of(Long.parseLong(pid)).map(ProcessHandle::isAlive).orElse(false));
+        // containerd's AdjustOOMScore: the daemon's score is start's parent's (here this JVM's) plus one
+        int parentScore = Integer.parseInt(Files.readString(Path.of("/proc/self/oom_score_adj")).strip());
+        assertEquals(Integer.toString(Math.min(parentScore + 1, 1000)),
+                Files.readString(Path.of("/proc", pid, "oom_score_adj")).strip());
 
         // a later start reuses it
         assertStarted("c5", start("c5", new byte[0], env), expectedAddress());
