@@ -754,7 +754,7 @@ static void home_of(uid_t uid, char *out, size_t len)
 }
 
 /* args[0] on the spec's PATH (not the agent's). Fills path, or returns -ENOENT. */
-static int resolve_exe(const char *arg0, char *const *envp, char *path, size_t len)
+static int resolve_exe(const char *arg0, char *const *envp, uint32_t skip, char *path, size_t len)
 {
     if (strchr(arg0, '/')) {
         snprintf(path, len, "%s", arg0);
@@ -766,7 +766,14 @@ static int resolve_exe(const char *arg0, char *const *envp, char *path, size_t l
             search = *e + 5;
     int last_err = ENOENT;
     const char *p = search;
-    while (*p || p == search) {
+    /* the host's hint: entries it found no such file in */
+    for (; skip > 0; skip--) {
+        const char *colon = strchr(p, ':');
+        if (!colon)
+            break; /* never skip the last entry: a stale hint then costs a lookup, not a wrong answer */
+        p = colon + 1;
+    }
+    for (;;) { /* every entry once, an empty one meaning "."; the loop ends after the last */
         const char *colon = strchr(p, ':');
         size_t n = colon ? (size_t)(colon - p) : strlen(p);
         snprintf(path, len, "%.*s%s%s", (int)n, n ? p : ".", "/", arg0);
@@ -920,7 +927,7 @@ _Noreturn void child_main(struct child_args *a)
 
     T("credentials");
     char exe[PATH_MAX];
-    int resolved = resolve_exe(argv[0], envp, exe, sizeof(exe));
+    int resolved = resolve_exe(argv[0], envp, ps->path_skip, exe, sizeof(exe));
     T("resolve_exe");
     trace_print(&g_ctrace, a->is_init ? "init" : "exec", a->container_id, a->trace_t0);
 

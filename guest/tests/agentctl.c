@@ -322,6 +322,7 @@ static void check(const char *what, struct sync_result *r)
 struct opts {
     const char *id, *exec_id, *rootfs, *cwd, *hostname;
     bool tty, stdin_, readonly, no_caps, keep_caps, all, no_nnp;
+    unsigned path_skip;
     const char *sched, *ioprio, *userns, *personality, *propagation;
     char *time_offsets[4];
     size_t n_time_offsets;
@@ -374,7 +375,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         { "rootfs-propagation", required_argument, NULL, 7 }, { "dev-rule", required_argument, NULL, 8 },
         { "sysctl", required_argument, NULL, 9 }, { "hugetlb", required_argument, NULL, 10 },
         { "cpu-idle", required_argument, NULL, 11 }, { "cpu-burst", required_argument, NULL, 12 },
-        { "no-cgroupns", no_argument, NULL, 13 }, { 0 },
+        { "no-cgroupns", no_argument, NULL, 13 }, { "path-skip", required_argument, NULL, 14 }, { 0 },
     };
     memset(o, 0, sizeof(*o));
     o->n = 1;
@@ -411,6 +412,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 3: o->userns = optarg; break;
         case 4: if (o->n_time_offsets < ARRAY_SIZE(o->time_offsets)) o->time_offsets[o->n_time_offsets++] = optarg; break;
         case 5: o->personality = optarg; break;
+        case 14: o->path_skip = (unsigned)strtoul(optarg, NULL, 10); break;
         case 6: if (o->n_devices < ARRAY_SIZE(o->devices)) o->devices[o->n_devices++] = optarg; break;
         case 7: o->propagation = optarg; break;
         case 8: if (o->n_dev_rules < ARRAY_SIZE(o->dev_rules)) o->dev_rules[o->n_dev_rules++] = optarg; break;
@@ -451,6 +453,7 @@ static A3s__Guest__V1__ProcessSpec *make_process(const struct opts *o)
     ps->console_width = o->cols;
     ps->console_height = o->rows;
     ps->no_new_privileges = !o->no_nnp;
+    ps->path_skip = o->path_skip;
     if (o->seccomp_deny) {
         A3s__Guest__V1__Seccomp *sc = xcalloc(1, sizeof(*sc));
         a3s__guest__v1__seccomp__init(sc);

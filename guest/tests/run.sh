@@ -272,6 +272,18 @@ t_cwd_env_user() {
     [ "$rc" = 125 ] && grep -q 'chdir' "$WORK/err" || fail "missing exec cwd: rc $rc $(cat "$WORK/err")"
 }
 
+# path_skip, the host's hint: the PATH search starts after the entries it found no binary in; never past the last
+t_path_skip() {
+    local out
+    out=$(run --env PATH=/nope:/bin --path-skip 1 -- echo skipped) || return 1
+    expect_eq "$out" skipped "skip one entry" || return 1
+    out=$(run --env PATH=/nope:/bin --path-skip 9 -- echo past-the-end) || return 1
+    expect_eq "$out" past-the-end "a hint past the end still searches the last entry" || return 1
+    # the hint is trusted: skipping the entry that holds the binary loses it (the host never hints that)
+    run --env PATH=/bin:/nope --path-skip 1 -- echo lost >/dev/null 2>"$WORK/err"; local rc=$?
+    [ "$rc" = 127 ] || fail "skipped past the binary: rc $rc $(cat "$WORK/err")"
+}
+
 t_caps_and_nnp() {
     local out
     out=$(run -- sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status') || return 1
@@ -626,7 +638,7 @@ t_no_fd_leak() {
 
 ALL_TESTS="hello echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
-pty_stdin exec_pty_is_the_containers cwd_env_user caps_and_nnp caps_absent delete_process namespaces_and_mounts readonly_rootfs bind_mount
+pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process namespaces_and_mounts readonly_rootfs bind_mount
 share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
 containers_survive_reconnect pending_calls_across_reconnect no_fd_leak"

@@ -3,6 +3,7 @@ package io.a3s.box.shim.daemon;
 import io.a3s.box.containerd.task.CreateTaskRequest;
 import io.a3s.box.guest.v1.CreateContainerRequest;
 import io.a3s.box.guest.v1.ContainerSpec;
+import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.events.EventBus;
 import io.a3s.box.shim.pool.Lease;
@@ -96,6 +97,7 @@ final class VmTaskFactory implements TaskFactory {
             }
             guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
                     .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
+            guestSpec = withHostLookups(guestSpec, spec);
             long tShare = System.nanoTime();
             int pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
                     .setSpec(guestSpec).build(), GUEST_CREATE_DEADLINE).getPid();
@@ -169,6 +171,27 @@ final class VmTaskFactory implements TaskFactory {
         void abandon() {
             lease.thenAccept(vms::release);
         }
+    }
+
+    /**
+     * What the agent would look up in the rootfs over 9p (several round trips under TCG), looked up here when the
+     * host's view is the guest's ({@link RootfsLookup}): HOME for a process that has none, and how many PATH
+     * entries hold no such binary.
+     */
+    private static ContainerSpec withHostLookups(ContainerSpec guestSpec, GuestContainerSpec spec) {
+        if (spec.shares().isEmpty()) {
+            return guestSpec;
+        }
+        Path rootfs = Path.of(spec.shares().getFirst().hostPath());
+        ProcessSpec.Builder p = guestSpec.getProcess().toBuilder();
+        if (p.getEnvList().stream().noneMatch(e -> e.startsWith("HOME="))) {
+            RootfsLookup.home(rootfs, Integer.toUnsignedLong(p.getUid()), spec.mounts())
+                    .ifPresent(home -> p.addEnv("HOME=" + home));
+        }
+        if (p.getArgsCount() > 0) {
+            p.setPathSkip(RootfsLookup.pathSkip(rootfs, p.getArgs(0), p.getEnvList(), spec.mounts()));
+        }
+        return guestSpec.toBuilder().setProcess(p).build();
     }
 
     private static long ms(long nanos) {
