@@ -22,6 +22,10 @@ import java.util.Optional;
  *
  * <p>Paths are resolved inside the rootfs the way the container sees it: a symlink's target is taken relative to
  * the rootfs, never to the host's root (an image cannot make the host read its own files).
+ *
+ * <p>For a container's first process only: before it runs, the host's view of the rootfs is the guest's. Once it
+ * runs, it may have mounted something or written files whose data is still in the guest's page cache (9p
+ * {@code cache=loose}), so an exec's lookups stay in the guest.
  */
 final class RootfsLookup {
     static final int MAX_PASSWD_BYTES = 1 << 20;
