@@ -69,8 +69,10 @@ public final class ShimCli {
             DaemonConfig dc = new DaemonConfig(inv.layout(config), address, ttrpcAddress,
                     args.debug() || config.shim().debug());
             if (dc.debug() && System.getProperty(LOG_LEVEL) == null) {
-                // before the first logger exists: SLF4J's simple logger reads its level once
+                // before the first logger exists: SLF4J's simple logger reads its settings once
                 System.setProperty(LOG_LEVEL, "debug");
+                System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+                System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
             }
             return DaemonEntry.serve(dc);
         } catch (Throwable e) {
