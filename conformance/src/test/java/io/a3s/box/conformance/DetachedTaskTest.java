@@ -77,6 +77,17 @@ class DetachedTaskTest extends ConformanceTest {
                 .collect(Collectors.toMap(c -> c[0], c -> c[1], (a, b) -> a));
     }
 
+    /** Waits (60 s at most) until {@code path} exists in task {@code id}, asking an exec. */
+    private void awaitFile(String id, String path) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (h.ctr("task", "exec", "--exec-id", "await-file", id, "test", "-e", path).exitCode() != 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(path + " never appeared in task " + id);
+            }
+            Thread.sleep(200);
+        }
+    }
+
     private long cpuUsage(String id) throws Exception {
         return Long.parseLong(metrics(id).get("cpu.usage_usec"));
     }
@@ -85,8 +96,14 @@ class DetachedTaskTest extends ConformanceTest {
     void metricsPrintsTheCgroupV2FiguresOfTheTask() throws Exception {
         h.runDetached("d-metrics", "sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' m); sleep 600");
         try {
-            Thread.sleep(2000);
+            // until the shell holds its 3 MB (a few seconds under TCG on a loaded host)
             Map<String, String> values = metrics("d-metrics");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (Long.parseLong(values.getOrDefault("memory.usage", "0")) <= 1_000_000
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                values = metrics("d-metrics");
+            }
             assertTrue(Long.parseLong(values.getOrDefault("pids.current", "0")) >= 1, values.toString());
             assertTrue(Long.parseLong(values.getOrDefault("cpu.usage_usec", "0")) > 0, values.toString());
             assertTrue(Long.parseLong(values.getOrDefault("memory.usage", "0")) > 1_000_000, values.toString());
@@ -126,8 +143,8 @@ class DetachedTaskTest extends ConformanceTest {
 
     @Test
     void killWithTermReachesAnInitThatHandlesIt() throws Exception {
-        h.runDetached("d-term", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.2; done");
-        Thread.sleep(1000); // the trap is set
+        h.runDetached("d-term", "sh", "-c", "trap 'exit 42' TERM; touch /trap-set; while true; do sleep 0.2; done");
+        awaitFile("d-term", "/trap-set"); // a TERM before the trap would end it with 143
         assertEquals(0, h.ctr("task", "kill", "d-term").exitCode()); // SIGTERM
         h.awaitStatus("d-term", "STOPPED", Duration.ofSeconds(30));
         PrivateContainerd.Result rm = h.ctr("task", "delete", "d-term");

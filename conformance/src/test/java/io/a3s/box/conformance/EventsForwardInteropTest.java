@@ -8,13 +8,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -44,36 +39,12 @@ class EventsForwardInteropTest {
 
     @Test
     void taskExitForwardedOverTtrpcComesOutOfContainerd() throws Exception {
-        Process events = containerd.startCtr("events");
-        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-        Thread.ofVirtual().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(events.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String l; (l = r.readLine()) != null; ) {
-                    lines.add(l);
-                }
-            } catch (java.io.IOException ignored) {
-                // ctr killed at the end of the test
-            }
-        });
+        PrivateContainerd.Events events = containerd.events();
         try (EventPublisher publisher = new EventPublisher(containerd.ttrpcSocket()).start()) {
-            // ctr events subscribes asynchronously: publish until the subscription sees one
-            String found = null;
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            int sent = 0;
-            while (found == null && System.nanoTime() < deadline) {
-                publisher.publish("a3s-interop", TaskExit.newBuilder().setContainerId("interop-" + sent).setId("interop-" + sent)
-                        .setPid(4242).setExitStatus(7)
-                        .setExitedAt(Timestamp.newBuilder().setSeconds(1_700_000_000)).build());
-                sent++;
-                String line = lines.poll(1, TimeUnit.SECONDS);
-                while (line != null && found == null) {
-                    if (line.contains("/tasks/exit")) {
-                        found = line;
-                    }
-                    line = lines.poll(100, TimeUnit.MILLISECONDS);
-                }
-            }
+            publisher.publish("a3s-interop", TaskExit.newBuilder().setContainerId("interop-0").setId("interop-0")
+                    .setPid(4242).setExitStatus(7).setExitedAt(Timestamp.newBuilder().setSeconds(1_700_000_000))
+                    .build());
+            String found = events.await(Duration.ofSeconds(30), "/tasks/exit");
             assertNotNull(found, "no /tasks/exit event came out of containerd; its log:\n" + containerd.log());
             System.out.println("ctr events: " + found);
             // containerd decoded the Any (so the type URL resolved) and kept our namespace and fields
@@ -83,8 +54,7 @@ class EventsForwardInteropTest {
             assertTrue(found.contains("\"exit_status\":7") || found.contains("\"exitStatus\":7")
                     || found.contains("exit_status:7"), found);
         } finally {
-            events.destroy();
-            events.waitFor(5, TimeUnit.SECONDS);
+            events.close();
         }
     }
 

@@ -1,15 +1,19 @@
 package io.a3s.box.conformance;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -210,6 +214,65 @@ public final class PrivateContainerd implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(CTR.toString(), "--address", grpcSocket.toString()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).start();
+    }
+
+    /**
+     * {@code ctr events}, returned once it is subscribed: ctr subscribes asynchronously, so this creates probe
+     * namespaces until the create event of one comes out (containerd publishes {@code /namespaces/create}), then
+     * removes it. An event published after this returns is seen.
+     */
+    public Events events() throws IOException, InterruptedException {
+        Events events = new Events(startCtr("events"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (int i = 0; System.nanoTime() < deadline; i++) {
+            String probe = "a3s-events-probe-" + i;
+            ctr("namespaces", "create", probe);
+            String seen = events.await(Duration.ofSeconds(1), "/namespaces/create", probe);
+            ctr("namespaces", "remove", probe);
+            if (seen != null) {
+                return events;
+            }
+        }
+        events.close();
+        throw new IOException("ctr events saw no event within 30 s; containerd log:\n" + log());
+    }
+
+    /** A running {@code ctr events}: its lines as they come. */
+    public static final class Events implements AutoCloseable {
+        private final Process process;
+        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+
+        Events(Process process) {
+            this.process = process;
+            Thread.ofVirtual().start(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null; ) {
+                        lines.add(l);
+                    }
+                } catch (IOException ignored) {
+                    // ctr killed by close()
+                }
+            });
+        }
+
+        /** The next line that contains every one of {@code parts}, or null when none came within {@code timeout}. */
+        public String await(Duration timeout, String... parts) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            for (long left; (left = deadline - System.nanoTime()) > 0; ) {
+                String l = lines.poll(left, TimeUnit.NANOSECONDS);
+                if (l != null && java.util.Arrays.stream(parts).allMatch(l::contains)) {
+                    return l;
+                }
+            }
+            return null;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(5, TimeUnit.SECONDS);
+        }
     }
 
     /** Stops containerd (TERM, then KILL), unmounts what it left and removes its directory. Idempotent. */

@@ -4,15 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -53,29 +48,10 @@ class RobustnessTest extends ConformanceTest {
         Path vm = h.vmOf("r-shimkill");
         long qemu = ShimHarness.qemuPid(vm);
         long daemon = h.daemonPid().orElseThrow();
-        Process events = h.containerd.startCtr("events");
-        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-        Thread.ofVirtual().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(events.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String l; (l = r.readLine()) != null; ) {
-                    lines.add(l);
-                }
-            } catch (java.io.IOException ignored) {
-                // ctr killed at the end of the test
-            }
-        });
+        PrivateContainerd.Events events = h.containerd.events();
         try {
-            Thread.sleep(500); // ctr events subscribed
             ProcessHandle.of(daemon).orElseThrow().destroyForcibly();
-            String exit = null;
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (exit == null && System.nanoTime() < deadline) {
-                String l = lines.poll(1, TimeUnit.SECONDS);
-                if (l != null && l.contains("/tasks/exit") && l.contains("r-shimkill")) {
-                    exit = l;
-                }
-            }
+            String exit = events.await(Duration.ofSeconds(60), "/tasks/exit", "r-shimkill");
             assertNotNull(exit, "no /tasks/exit for the task; containerd log:\n" + h.containerd.log());
             assertTrue(exit.contains("\"exit_status\":137"), exit);
             // containerd ran the shim's delete: the task's VM, its mounts and its task file are gone
@@ -95,7 +71,7 @@ class RobustnessTest extends ConformanceTest {
             }
             assertEquals(List.of(), h.vmsOwnedBy(daemon), "VMs of the dead shim daemon");
         } finally {
-            events.destroyForcibly();
+            events.close();
             h.remove("r-shimkill");
         }
         // and the next container gets a new daemon
