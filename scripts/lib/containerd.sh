@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # A private containerd for the demo and the benchmarks: its own root, state, sockets and config under
 # $CTD_DIR, so it never touches a system containerd. Source after common.sh.
-#   ctd_start [EXTRA_PATH]   start it (EXTRA_PATH is prepended to its PATH, where it finds shims)
+#   ctd_start [EXTRA_PATH]   start it (EXTRA_PATH is prepended to its PATH, where it finds shims;
+#                            CTD_LOG_LEVEL=debug makes containerd start its shims with -debug)
 #   ctd_ctr ARGS...          run ctr against it
 #   ctd_stop                 stop it, unmount what it left, remove $CTD_DIR (also runs on EXIT)
 
@@ -23,6 +24,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = "$CTD_DIR/c.sock.ttrpc"
 [debug]
   address = "$CTD_DIR/debug.sock"
+  level = "${CTD_LOG_LEVEL:-info}"
 TOML
   PATH="${extra_path:+$extra_path:}$PATH" containerd --config "$CTD_DIR/config.toml" \
     >"$CTD_DIR/containerd.log" 2>&1 &

@@ -2,6 +2,7 @@ package io.a3s.box.shim.stdio;
 
 import io.a3s.box.guest.v1.ReadOutputResponse;
 import io.a3s.box.guest.v1.Stream;
+import io.a3s.box.shim.sys.Linux;
 import io.a3s.box.ttrpc.Code;
 import io.a3s.box.ttrpc.StatusException;
 import org.slf4j.Logger;
@@ -13,7 +14,6 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -37,7 +37,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li>FIFOs are opened read-write, as containerd's shims do: open() never blocks, and a reader that goes
  *       away (containerd restarting) does not make writes fail.</li>
  *   <li>Input: the copier opens the stdin FIFO read-only, which waits for a writer, and copies until every
- *       writer closed its end. Stdin then ends (the process's stdin is closed in the guest) if the client
+ *       writer closed its end. It opens it through an {@code O_PATH} handle taken at creation
+ *       ({@code /proc/self/fd/N}), so that {@link #close} can always release a copier waiting for a writer,
+ *       even after the client removed the FIFO (ctr does, right after the exit): by name, that copier would
+ *       wait forever, one thread per container run. Stdin then ends (the process's stdin is closed in the guest) if the client
  *       sent data before closing, or if CloseIO came; otherwise the copier waits for the next writer.
  *       So {@code echo x | ctr run ... cat} ends although ctr sends no CloseIO when its stdin ends before
  *       the task exists (runc's shim hangs there, as firecracker-containerd does in its #775), and
@@ -65,6 +68,8 @@ public final class ProcessIo implements AutoCloseable {
     /** The stdin FIFO or file, null without stdin. */
     private final Path stdinPath;
     private final Object stdinLock = new Object();
+    // guarded by stdinLock: an O_PATH fd on stdinPath while the copier may need it, else -1
+    private int stdinHandle;
     // guarded by stdinLock: CloseIO (or close) came
     private boolean stdinCloseRequested;
     // guarded by stdinLock: while the copier waits in open() for a writer, completed once it opened
@@ -76,8 +81,9 @@ public final class ProcessIo implements AutoCloseable {
     private volatile Thread stdinThread;
 
     private ProcessIo(String name, StdioPaths paths, GuestStreams guest, WritableByteChannel out,
-                      WritableByteChannel err, Path stdinPath) {
+                      WritableByteChannel err, Path stdinPath, int stdinHandle) {
         this.name = name;
+        this.stdinHandle = stdinHandle;
         this.paths = paths;
         this.guest = guest;
         this.stdoutSink = out;
@@ -139,11 +145,13 @@ public final class ProcessIo implements AutoCloseable {
                 }
             }
             Path stdinPath = null;
+            int stdinHandle = -1;
             if (paths.hasStdin()) {
                 stdinPath = StdioPaths.plainPath(paths.stdin());
                 requireExists(stdinPath); // opened by the copier: opening a FIFO waits for a writer
+                stdinHandle = Linux.openPath(stdinPath.toString());
             }
-            ProcessIo io = new ProcessIo(name, paths, guest, out, err, stdinPath);
+            ProcessIo io = new ProcessIo(name, paths, guest, out, err, stdinPath, stdinHandle);
             io.handles.addAll(opened);
             return io;
         } catch (StatusException e) {
@@ -239,7 +247,20 @@ public final class ProcessIo implements AutoCloseable {
             return; // the copier is reading (it ends at the client's EOF), or done, or never started
         }
         Thread.ofVirtual().name("stdin-release-" + name).start(() -> {
-            try (FileChannel ignored = FileChannel.open(stdinPath, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            FileChannel writer;
+            try {
+                synchronized (stdinLock) {
+                    if (stdinHandle < 0) {
+                        return; // the copier is done
+                    }
+                    // a read-write open never waits; under the lock, the fd number cannot be reused meanwhile
+                    writer = FileChannel.open(handlePath(), StandardOpenOption.READ, StandardOpenOption.WRITE);
+                }
+            } catch (IOException e) {
+                log.warn("{}: cannot release the stdin copier: {}", name, e.toString());
+                return;
+            }
+            try (writer) {
                 opening.get(STDIN_RELEASE_BOUND.toMillis(), TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
                 log.warn("{}: the stdin copier did not open {} within {}", name, stdinPath, STDIN_RELEASE_BOUND);
@@ -283,21 +304,43 @@ public final class ProcessIo implements AutoCloseable {
         }
     }
 
+    /** {@code /proc/self/fd/N} of the stdin handle. Call with stdinLock held and the handle open. */
+    private Path handlePath() {
+        return Path.of("/proc/self/fd/" + stdinHandle);
+    }
+
+    private void closeStdinHandle() {
+        synchronized (stdinLock) {
+            Linux.close(stdinHandle);
+            stdinHandle = -1;
+        }
+    }
+
     private void copyIn() {
+        try {
+            copyStdin();
+        } finally {
+            closeStdinHandle();
+        }
+    }
+
+    private void copyStdin() {
         ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
         boolean received = false;
         try {
             while (true) {
                 CompletableFuture<Void> opening = new CompletableFuture<>();
+                Path handle;
                 synchronized (stdinLock) {
-                    if (stdinCloseRequested) {
+                    if (stdinCloseRequested || stdinHandle < 0) {
                         break;
                     }
                     stdinOpening = opening;
+                    handle = handlePath();
                 }
                 FileChannel in;
                 try {
-                    in = FileChannel.open(stdinPath, StandardOpenOption.READ); // waits for a writer
+                    in = FileChannel.open(handle, StandardOpenOption.READ); // waits for a writer
                 } finally {
                     synchronized (stdinLock) {
                         stdinOpening = null;
@@ -336,9 +379,6 @@ public final class ProcessIo implements AutoCloseable {
             }
         } catch (ClosedChannelException e) {
             // close() while copying
-        } catch (NoSuchFileException e) {
-            // the client removed its FIFOs (ctr does once the task exited): no writer will come
-            log.debug("{}: stdin FIFO {} is gone", name, stdinPath);
         } catch (IOException e) {
             log.warn("{}: reading stdin failed: {}", name, e.toString());
         }
@@ -366,6 +406,8 @@ public final class ProcessIo implements AutoCloseable {
         Thread t = stdinThread;
         if (t != null) {
             t.interrupt(); // a copier blocked in read: closes its channel
+        } else if (!started.get()) {
+            closeStdinHandle(); // no copier will
         }
         closeAll(handles);
         stdoutDone.complete(null);

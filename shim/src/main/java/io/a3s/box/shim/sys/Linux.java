@@ -71,6 +71,11 @@ public final class Linux {
     private static final MethodHandle POLL = handle("poll",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                     ValueLayout.JAVA_INT));
+    private static final MethodHandle OPEN = variadicAt("open",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT), 2);
+    private static final int O_PATH = 010000000;
+    private static final int O_CLOEXEC = 02000000;
     private static final MethodHandle CLOSE = handle("close",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle EVENTFD = handle("eventfd",
@@ -105,8 +110,32 @@ public final class Linux {
     }
 
     private static MethodHandle variadic(String name, FunctionDescriptor fd) {
+        return variadicAt(name, fd, 1);
+    }
+
+    private static MethodHandle variadicAt(String name, FunctionDescriptor fd, int firstVariadic) {
         return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), fd,
-                CAPTURE, Linker.Option.firstVariadicArg(1));
+                CAPTURE, Linker.Option.firstVariadicArg(firstVariadic));
+    }
+
+    /**
+     * {@code open(path, O_PATH | O_CLOEXEC)}: a handle on the file itself that never blocks (not even on a FIFO
+     * without a writer) and outlives the file's name. {@code /proc/self/fd/<fd>} reopens that same file, with
+     * any mode, after its name was removed. Close it with {@link #close}.
+     */
+    public static int openPath(String path) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) OPEN.invokeExact(state, arena.allocateFrom(path), O_PATH | O_CLOEXEC, 0);
+            if (r < 0) {
+                throw error(state, "open `" + path + "`");
+            }
+            return r;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     /** {@code pidfd_open(2)}: a file descriptor that refers to the process itself, immune to pid reuse. */

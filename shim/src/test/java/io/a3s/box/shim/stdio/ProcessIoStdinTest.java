@@ -131,11 +131,52 @@ class ProcessIoStdinTest {
         ProcessIo io = open(in, guest);
         Thread.sleep(100);
         io.close();
+        awaitNoThread("stdin-task t");
+        assertFalse(guest.closed.isDone(), "a deleted process's stdin is not closed in the guest");
+    }
+
+    @Test
+    void closeStopsACopierWaitingForAWriterAfterTheClientRemovedTheFifo() throws Exception {
+        // ctr run --rm with its stdin at EOF: ctr closes its end having sent nothing, then removes the FIFO;
+        // the copier waits for the next writer on a name that is gone. Delete must still end it.
+        Path in = ProcessIoTest.mkfifo(dir.resolve("in"));
+        Recorder guest = new Recorder();
+        ProcessIo io = open(in, guest);
+        write(in, "");
+        Thread.sleep(200);
+        java.nio.file.Files.delete(in);
+        io.close();
+        awaitNoThread("stdin-task t");
+        assertFalse(guest.closed.isDone(), "a deleted process's stdin is not closed in the guest");
+    }
+
+    @Test
+    void aProcessNeverStartedLeavesNoHandle() throws Exception {
+        Path in = ProcessIoTest.mkfifo(dir.resolve("in"));
+        ProcessIo io = ProcessIo.open("task t", new StdioPaths(in.toString(), "", "", false), new Recorder());
+        assertEquals(1, fdsOn(in), "the O_PATH handle on stdin");
+        io.close();
+        assertEquals(0, fdsOn(in));
+    }
+
+    /** How many of this process's fds refer to {@code file}. */
+    private static long fdsOn(Path file) throws Exception {
+        try (var fds = java.nio.file.Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return java.nio.file.Files.readSymbolicLink(fd).equals(file);
+                } catch (java.io.IOException e) {
+                    return false; // closed meanwhile
+                }
+            }).count();
+        }
+    }
+
+    private static void awaitNoThread(String name) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("stdin-task t"))) {
+        while (Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name))) {
             assertTrue(System.nanoTime() < deadline, "the stdin copier is still there after close");
             Thread.sleep(10);
         }
-        assertFalse(guest.closed.isDone(), "a deleted process's stdin is not closed in the guest");
     }
 }
