@@ -19,6 +19,11 @@
 #define AGENT_SHARE_TAG "a3s.share"
 #define AGENT_SHARE_DIR "/run/a3s/share"
 #define AGENT_SHARE_OPTS "trans=virtio,version=9p2000.L,msize=524288,cache=loose"
+/* Bind-mount sources (volumes): the host may write them while a container runs, so no page or attribute
+ * cache; mmap still works (cache=none would refuse a shared writable mapping). */
+#define AGENT_VOLUMES_TAG "a3s.volumes"
+#define AGENT_VOLUMES_DIR "/run/a3s/volumes"
+#define AGENT_VOLUMES_OPTS "trans=virtio,version=9p2000.L,msize=524288,cache=mmap"
 #define AGENT_MODULES_ORDER "/etc/a3s/modules.order"
 #define AGENT_PORT_WAIT_MS 60000         /* give up (and panic the VM) if the port never shows */
 #define AGENT_RECONNECT_POLL_MS 5        /* host-disconnected port re-check period */
@@ -160,6 +165,7 @@ struct agent {
     /* configuration */
     char share_dir[PATH_MAX];
     bool share_is_9p;             /* the VM's 9p share (cache=loose): what is written there needs a sync */
+    bool volumes_is_9p;           /* the VM's 9p volumes export (cache=mmap): mmapped writes need a sync */
     char cgroup_root[PATH_MAX];   /* "" when no cgroup v2 hierarchy is available */
     char cgroup_parent[64];
     uint64_t boot_time_ns;

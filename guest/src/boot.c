@@ -159,6 +159,24 @@ static int switch_to_tmpfs(char **argv)
     return -errno;
 }
 
+/* Mounts a 9p export; the device may be probed a little after its driver loaded: retries until deadline. */
+static bool mount_9p(const char *tag, const char *dir, const char *opts, uint64_t deadline, const char *without)
+{
+    mkdir_p(dir, 0755);
+    for (;;) {
+        if (mount(tag, dir, "9p", MS_NOSUID | MS_NODEV, opts) == 0) {
+            log_info("9p `%s` mounted on %s", tag, dir);
+            return true;
+        }
+        int e = errno;
+        if ((e != ENOENT && e != ENODEV) || now_ns(CLOCK_MONOTONIC) > deadline) {
+            log_error("mount 9p `%s` on %s: %s (%s)", tag, dir, strerror(e), without);
+            return false;
+        }
+        usleep(10000);
+    }
+}
+
 int boot_stage1(void)
 {
     xmount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -198,23 +216,11 @@ int boot_stage2(void)
     if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate,favordynmods") < 0)
         xmount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate");
 
-    /* The 9p device may be probed a little after its driver loaded: retry for a while. */
-    mkdir_p(AGENT_SHARE_DIR, 0755);
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ull;
-    for (;;) {
-        if (mount(AGENT_SHARE_TAG, AGENT_SHARE_DIR, "9p", MS_NOSUID | MS_NODEV, AGENT_SHARE_OPTS) == 0) {
-            log_info("9p share `%s` mounted on %s", AGENT_SHARE_TAG, AGENT_SHARE_DIR);
-            A.share_is_9p = true;
-            break;
-        }
-        int e = errno;
-        if ((e != ENOENT && e != ENODEV) || now_ns(CLOCK_MONOTONIC) > deadline) {
-            log_error("mount 9p `%s` on %s: %s (containers cannot be created)", AGENT_SHARE_TAG, AGENT_SHARE_DIR,
-                      strerror(e));
-            break;
-        }
-        usleep(10000);
-    }
+    A.share_is_9p = mount_9p(AGENT_SHARE_TAG, AGENT_SHARE_DIR, AGENT_SHARE_OPTS, deadline,
+                             "containers cannot be created");
+    A.volumes_is_9p = mount_9p(AGENT_VOLUMES_TAG, AGENT_VOLUMES_DIR, AGENT_VOLUMES_OPTS, deadline,
+                               "bind mounts cannot be made");
     return 0;
 }
 

@@ -560,20 +560,26 @@ void proc_on_status(struct process *p)
 
 static void destroy_progress(struct container *c);
 
-/* Writes back what processes wrote through the 9p share (their rootfs, their bind mounts). The share is
- * mounted cache=loose, which keeps writes in the guest's page cache; the host may read those files, or kill
- * the VM, as soon as it hears of an exit, and would find them empty. Only the VM's 9p share is synced (9p
- * reports the host file system's type to statfs, hence the flag): in test mode the share is a host
- * directory, whose file system syncfs would flush whole. */
-static void share_sync(void)
+/* Writes back what processes wrote through 9p (their rootfs, their bind mounts). The share is mounted
+ * cache=loose, which keeps writes in the guest's page cache, and the volumes export keeps mmapped writes there;
+ * the host may read those files, or kill the VM, as soon as it hears of an exit, and would find them empty.
+ * Only the VM's 9p mounts are synced (9p reports the host file system's type to statfs, hence the flags): in
+ * test mode the share is a host directory, whose file system syncfs would flush whole. */
+static void sync_dir(const char *dir)
 {
-    if (!A.share_is_9p)
-        return;
-    int fd = open(A.share_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || syncfs(fd) < 0)
-        log_warn("sync `%s`: %s", A.share_dir, strerror(errno));
+        log_warn("sync `%s`: %s", dir, strerror(errno));
     if (fd >= 0)
         close(fd);
+}
+
+static void share_sync(void)
+{
+    if (A.share_is_9p)
+        sync_dir(A.share_dir);
+    if (A.volumes_is_9p)
+        sync_dir(AGENT_VOLUMES_DIR);
 }
 
 static void proc_exited(struct process *p, int status)

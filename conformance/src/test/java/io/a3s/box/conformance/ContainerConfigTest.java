@@ -54,6 +54,37 @@ class ContainerConfigTest extends ConformanceTest {
     }
 
     @Test
+    void whatTheHostWritesIntoAVolumeWhileTheContainerRunsIsSeenAtOnce() throws Exception {
+        // config files, secrets, logs shared with the host: the guest must not serve them from a stale cache
+        Files.writeString(host.resolve("f"), "one\n");
+        h.runDetached(List.of("--mount", "type=bind,src=" + host + ",dst=/data,options=rbind:rw"), "vol-live",
+                "sleep", "600");
+        try {
+            assertEquals("one\n", exec("vol-live", "cat", "/data/f"));
+            Files.writeString(host.resolve("f"), "two, longer\n"); // same inode, new size and content
+            Files.writeString(host.resolve("g"), "new\n");
+            assertEquals("two, longer\n", exec("vol-live", "cat", "/data/f"));
+            assertEquals("f\ng\n", exec("vol-live", "ls", "/data"));
+            Files.delete(host.resolve("g"));
+            assertEquals("f\n", exec("vol-live", "ls", "/data"));
+            // and the other way, while it runs
+            exec("vol-live", "sh", "-c", "echo from the guest > /data/h");
+            assertEquals("from the guest\n", Files.readString(host.resolve("h")));
+        } finally {
+            h.remove("vol-live");
+        }
+    }
+
+    private String exec(String id, String... cmd) throws Exception {
+        List<String> args = new java.util.ArrayList<>(List.of("task", "exec", "--exec-id", "x" + System.nanoTime(),
+                id));
+        args.addAll(List.of(cmd));
+        PrivateContainerd.Result r = h.ctr(args.toArray(String[]::new));
+        assertEquals(0, r.exitCode(), r.stderr());
+        return r.stdout();
+    }
+
+    @Test
     void aReadOnlyRootfsRefusesWritesEvenWhenTheImageLacksMountPoints() throws Exception {
         // the test image has no /proc, /dev or /sys: the runtime creates them before making the rootfs read-only
         PrivateContainerd.Result r = h.run(List.of("--read-only"), "rootfs-ro", "sh", "-c",

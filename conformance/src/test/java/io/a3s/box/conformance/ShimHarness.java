@@ -135,7 +135,14 @@ final class ShimHarness implements AutoCloseable {
 
     /** {@code ctr run -d}: the task keeps running after ctr returned. */
     void runDetached(String id, String... cmd) throws IOException, InterruptedException {
-        List<String> args = new ArrayList<>(List.of("run", "-d", "--runtime", RUNTIME, IMAGE, id));
+        runDetached(List.of(), id, cmd);
+    }
+
+    /** {@code ctr run -d FLAGS...}. */
+    void runDetached(List<String> flags, String id, String... cmd) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("run", "-d", "--runtime", RUNTIME));
+        args.addAll(flags);
+        args.addAll(List.of(IMAGE, id));
         args.addAll(List.of(cmd));
         PrivateContainerd.Result r = ctr(args.toArray(String[]::new));
         if (r.exitCode() != 0) {

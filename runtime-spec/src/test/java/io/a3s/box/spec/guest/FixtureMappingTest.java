@@ -27,6 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class FixtureMappingTest {
     private static final String PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private static final String SHARE = "/run/a3s/share/c1";
+    private static final String VOLUMES = "/run/a3s/volumes/c1";
 
     static List<String> runnable() {
         return Fixtures.runnable();
@@ -130,17 +131,17 @@ class FixtureMappingTest {
         GuestContainerSpec spec = Fixtures.mapped("mount");
         List<GuestMount> extra = spec.mounts().subList(7, spec.mounts().size());
         assertEquals(List.of(
-                new GuestMount("bind", SHARE + "/mounts/7", "/host", List.of(MS_RDONLY, MS_BIND, MS_REC), List.of(),
+                new GuestMount("bind", VOLUMES + "/7", "/host", List.of(MS_RDONLY, MS_BIND, MS_REC), List.of(),
                         "", null),
-                new GuestMount("bind", SHARE + "/mounts/8", "/etc/host-hostname", List.of(MS_RDONLY, MS_BIND),
+                new GuestMount("bind", VOLUMES + "/8", "/etc/host-hostname", List.of(MS_RDONLY, MS_BIND),
                         List.of(), "", null),
                 new GuestMount("tmpfs", "tmpfs", "/scratch", List.of(), List.of(), "size=64m,mode=1777", null)),
                 extra);
         // A directory and a file: the host side binds both into the share, read-only as in the config.
         assertEquals(List.of(
                 new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", false, "root.path"),
-                new ShareBind("/tmp", SHARE + "/mounts/7", true, "mounts[7]"),
-                new ShareBind("/etc/hostname", SHARE + "/mounts/8", true, "mounts[8]")), spec.shares());
+                new ShareBind("/tmp", VOLUMES + "/7", true, "mounts[7]"),
+                new ShareBind("/etc/hostname", VOLUMES + "/8", true, "mounts[8]")), spec.shares());
     }
 
     @Test
@@ -298,9 +299,9 @@ class FixtureMappingTest {
         assertTrue(p.capabilities().bounding().contains("CAP_NET_ADMIN"));
         assertNotNull(p.seccomp());
         assertTrue(spec.root().readonly());
-        assertEquals(new GuestMount("bind", SHARE + "/mounts/7", "/data", List.of(MS_BIND, MS_REC), List.of(), "",
+        assertEquals(new GuestMount("bind", VOLUMES + "/7", "/data", List.of(MS_BIND, MS_REC), List.of(), "",
                 null), spec.mounts().get(7));
-        assertEquals(new ShareBind("/tmp", SHARE + "/mounts/7", false, "mounts[7]"), spec.shares().get(1));
+        assertEquals(new ShareBind("/tmp", VOLUMES + "/7", false, "mounts[7]"), spec.shares().get(1));
         assertEquals(536870912L, spec.cgroup().memoryMax());
         assertEquals(200000L, spec.cgroup().cpuQuota());
         assertEquals(new VmSizing(2, 512 + SpecMapper.VM_MEMORY_OVERHEAD_MIB, null, null), spec.vm());

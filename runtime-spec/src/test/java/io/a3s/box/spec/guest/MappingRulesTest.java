@@ -59,9 +59,9 @@ class MappingRulesTest {
         GuestContainerSpec spec = map(config(
                 "\"mounts\":[{\"destination\":\"/data\",\"type\":\"none\",\"source\":\"volumes/data\","
                         + "\"options\":[\"rbind\",\"rprivate\",\"nosuid\",\"ro\"]}]"));
-        assertEquals(new GuestMount("bind", "/run/a3s/share/c1/mounts/0", "/data",
+        assertEquals(new GuestMount("bind", "/run/a3s/volumes/c1/0", "/data",
                 List.of(MS_RDONLY, MS_NOSUID, MS_BIND, MS_REC), List.of(), "", "rprivate"), spec.mounts().getFirst());
-        assertEquals(new ShareBind("/bundles/c1/volumes/data", "/run/a3s/share/c1/mounts/0", true, "mounts[0]"),
+        assertEquals(new ShareBind("/bundles/c1/volumes/data", "/run/a3s/volumes/c1/0", true, "mounts[0]"),
                 spec.shares().get(1));
     }
 

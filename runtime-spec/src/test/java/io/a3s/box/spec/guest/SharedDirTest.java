@@ -11,7 +11,8 @@ class SharedDirTest {
         assertEquals("/run/a3s/share", SharedDir.GUEST_ROOT);
         assertEquals("/run/a3s/share/abc", SharedDir.containerDir("abc"));
         assertEquals("/run/a3s/share/abc/rootfs", SharedDir.rootfs("abc"));
-        assertEquals("/run/a3s/share/abc/mounts/3", SharedDir.mountSource("abc", 3));
+        assertEquals("/run/a3s/volumes/abc/3", SharedDir.mountSource("abc", 3));
+        assertThrows(IllegalArgumentException.class, () -> SharedDir.mountSource("../x", 0));
     }
 
     @Test

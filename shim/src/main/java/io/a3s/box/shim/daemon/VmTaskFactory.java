@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -236,28 +237,15 @@ final class VmTaskFactory implements TaskFactory {
                 defaultVm.extraKernelArgs(), defaultVm.bootDeadline());
     }
 
-    /** Bind-mounts a host path at its place under the VM's share directory; returns the mount point. */
+    /** Bind-mounts a host path where the guest spec expects it; returns the mount point. */
     private static Path bindIntoShare(VmInstance vm, ShareBind share) throws IOException, StatusException {
-        String prefix = VmInstance.GUEST_SHARE_PATH + "/";
-        if (!share.guestPath().startsWith(prefix)) {
-            throw Code.INTERNAL.toException("share %s is not under %s", share.guestPath(), prefix);
-        }
-        Path target = vm.shareDir().resolve(share.guestPath().substring(prefix.length()));
-        Path source = Path.of(share.hostPath());
-        if (!Files.exists(source)) {
-            throw Code.INVALID_ARGUMENT.toException("%s: mount source %s does not exist", share.specPath(), source);
-        }
-        Files.createDirectories(target.getParent());
-        if (Files.isDirectory(source)) {
-            Files.createDirectories(target);
-        } else if (!Files.exists(target)) {
-            Files.createFile(target);
-        }
         try {
-            Linux.bindMount(source.toString(), target.toString(), share.readonly());
-        } catch (Linux.ErrnoException e) {
+            return vm.bind(Path.of(share.hostPath()), share.guestPath(), share.readonly());
+        } catch (NoSuchFileException e) {
+            throw Code.INVALID_ARGUMENT.toException("%s: mount source %s does not exist", share.specPath(),
+                    share.hostPath());
+        } catch (Linux.ErrnoException | IllegalArgumentException e) {
             throw Code.INTERNAL.toException("%s: %s", share.specPath(), e.getMessage());
         }
-        return target;
     }
 }

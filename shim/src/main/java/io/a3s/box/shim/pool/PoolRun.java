@@ -346,7 +346,7 @@ final class PoolRun {
         long t4;
         try {
             for (ShareBind share : spec.shares()) {
-                mounts.add(bindIntoShare(vm, share));
+                mounts.add(vm.bind(Path.of(share.hostPath()), share.guestPath(), share.readonly()));
             }
             ContainerSpec guest = GuestSpecs.toProto(spec);
             guest = guest.toBuilder().setProcess(guest.getProcess().toBuilder()
@@ -505,24 +505,6 @@ final class PoolRun {
         for (String opt : options) {
             opts.add(opt);
         }
-    }
-
-    /** Bind-mounts a host path at its place under the VM's share directory; returns the mount point. */
-    private static Path bindIntoShare(VmInstance vm, ShareBind share) throws IOException {
-        String prefix = VmInstance.GUEST_SHARE_PATH + "/";
-        if (!share.guestPath().startsWith(prefix)) {
-            throw new IOException("share " + share.guestPath() + " is not under " + prefix);
-        }
-        Path target = vm.shareDir().resolve(share.guestPath().substring(prefix.length()));
-        Path source = Path.of(share.hostPath());
-        Files.createDirectories(target.getParent());
-        if (Files.isDirectory(source)) {
-            Files.createDirectories(target);
-        } else if (!Files.exists(target)) {
-            Files.createFile(target);
-        }
-        Linux.bindMount(source.toString(), target.toString(), share.readonly());
-        return target;
     }
 
     /** Copies one output stream of the container's first process to ours until EOF. */

@@ -30,7 +30,8 @@ import java.util.Optional;
  *   agent.sock    host end of the agent's virtio-serial port (QEMU listens, the host connects)
  *   qmp.sock      QEMU's control socket (quit, stop, cont)
  *   console.log   the guest's serial console (kernel messages, agent log)
- *   share/        exported to the guest over virtio-9p; container root filesystems are bind-mounted here
+ *   share/        exported to the guest over virtio-9p (cached); container root filesystems are bind-mounted here
+ *   volumes/      exported to the guest over virtio-9p (uncached); bind-mount sources are bind-mounted here
  *   owner         "&lt;pid&gt; &lt;starttime&gt;" of the process that owns the VM (its lease holder)
  * </pre>
  */
@@ -42,6 +43,7 @@ public final class StateDir {
     public static final String QMP_SOCKET = "qmp.sock";
     public static final String CONSOLE = "console.log";
     public static final String SHARE = "share";
+    public static final String VOLUMES = "volumes";
     public static final String OWNER = "owner";
     /** sun_path is 108 bytes including the NUL. */
     public static final int MAX_SOCKET_PATH = 107;
@@ -108,10 +110,10 @@ public final class StateDir {
     }
 
     /**
-     * Lazily unmounts everything under {@code stateDir/share}, then removes {@code stateDir}. Never crosses a
-     * mount point or follows a symlink: if anything is still mounted below the directory, nothing under that
-     * mount is deleted (a container's root filesystem bind-mounted into the share must never be emptied) and
-     * the call fails.
+     * Lazily unmounts everything under {@code stateDir} (the share and the volumes), then removes
+     * {@code stateDir}. Never crosses a mount point or follows a symlink: if anything is still mounted below the
+     * directory, nothing under that mount is deleted (a container's root filesystem bind-mounted into the share
+     * must never be emptied) and the call fails.
      *
      * @throws IOException naming what could not be unmounted or removed
      */

@@ -1,9 +1,14 @@
 package io.a3s.box.shim.vm;
 
 import io.a3s.box.shim.guest.AgentClient;
+import io.a3s.box.shim.sys.Linux;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -35,8 +40,9 @@ import java.util.concurrent.CompletableFuture;
  * tear it down); the taker calls {@link VmBackend#attach} on the state directory, which connects anew and opens
  * a session with the Hello handshake. The VMM's agent socket serves one host at a time, so the giver must
  * detach before the taker attaches (the taker's connect then simply waits in the socket's backlog).
- * The share directory belongs to the instance too: callers may bind-mount into it (container root
- * filesystems, at {@code <shareDir>/<containerId>/rootfs}) and should unmount what they mounted, but
+ * The share and volumes directories belong to the instance too: callers may bind-mount into them (container
+ * root filesystems at {@code <shareDir>/<containerId>/rootfs}, bind-mount sources at
+ * {@code <volumesDir>/<containerId>/<i>}: {@link #bind}) and should unmount what they mounted, but
  * {@link #shutdown} unmounts anything left.
  *
  * <h2>Threading</h2>
@@ -44,8 +50,10 @@ import java.util.concurrent.CompletableFuture;
  * do not.
  */
 public interface VmInstance extends AutoCloseable {
-    /** Guest path where the agent mounts the host's share directory (9p tag {@code a3s.share}). */
+    /** Guest path where the agent mounts the host's share directory (9p tag {@code a3s.share}, cached). */
     String GUEST_SHARE_PATH = "/run/a3s/share";
+    /** Guest path where the agent mounts the host's volumes directory (9p tag {@code a3s.volumes}, uncached). */
+    String GUEST_VOLUMES_PATH = "/run/a3s/volumes";
 
     /** The VM's id (the last element of its state directory). */
     String id();
@@ -85,6 +93,55 @@ public interface VmInstance extends AutoCloseable {
      * A directory bind-mounted under it on the host after boot is visible in the guest at once.
      */
     Path shareDir();
+
+    /**
+     * The host directory exported to the guest without caching (mounted there at {@link #GUEST_VOLUMES_PATH}):
+     * for files the host may change while the guest uses them.
+     */
+    default Path volumesDir() {
+        return shareDir().resolveSibling(StateDir.VOLUMES);
+    }
+
+    /**
+     * The host path behind a guest path under {@link #GUEST_SHARE_PATH} or {@link #GUEST_VOLUMES_PATH}.
+     *
+     * @throws IllegalArgumentException for any other path, or one that climbs out with {@code ..}
+     */
+    default Path hostPath(String guestPath) {
+        for (var e : Map.of(GUEST_SHARE_PATH, shareDir(), GUEST_VOLUMES_PATH, volumesDir()).entrySet()) {
+            if (guestPath.startsWith(e.getKey() + "/")) {
+                Path root = e.getValue().toAbsolutePath().normalize();
+                Path p = root.resolve(guestPath.substring(e.getKey().length() + 1)).normalize();
+                if (p.startsWith(root) && !p.equals(root)) {
+                    return p;
+                }
+            }
+        }
+        throw new IllegalArgumentException(guestPath + " is under neither " + GUEST_SHARE_PATH + " nor "
+                + GUEST_VOLUMES_PATH);
+    }
+
+    /**
+     * Bind-mounts {@code source} (a directory or a file) where the guest sees {@code guestPath}, creating the
+     * mount point; read-only if asked. Returns the host mount point, for the caller to unmount.
+     *
+     * @throws NoSuchFileException if {@code source} does not exist
+     * @throws IllegalArgumentException if {@code guestPath} is not in an exported directory
+     */
+    default Path bind(Path source, String guestPath, boolean readOnly) throws IOException {
+        Path target = hostPath(guestPath);
+        if (!Files.exists(source)) {
+            throw new NoSuchFileException(source.toString(), null, "mount source does not exist");
+        }
+        Files.createDirectories(target.getParent());
+        if (Files.isDirectory(source)) {
+            Files.createDirectories(target);
+        } else if (!Files.exists(target)) {
+            Files.createFile(target);
+        }
+        Linux.bindMount(source.toString(), target.toString(), readOnly);
+        return target;
+    }
 
     /** The guest path of a host path under {@link #shareDir()}. */
     default String guestPath(Path hostPathUnderShare) {

@@ -113,6 +113,7 @@ public final class QemuBackend implements VmBackend {
                 }
             }
             Files.createDirectories(dir.resolve(StateDir.SHARE));
+            Files.createDirectories(dir.resolve(StateDir.VOLUMES));
             // Only root (QEMU, the shim) has business with the sockets and the share.
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
             writeConfig(dir, id, config, accel);

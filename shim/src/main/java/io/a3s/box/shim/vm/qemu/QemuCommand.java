@@ -17,13 +17,15 @@ import java.util.List;
  * {@code CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES} off, so the guest finds its virtio-mmio devices only through
  * ACPI), an RTC and the PIT (the guest's timer calibration fallback). {@code -nodefaults} leaves out every
  * device not named here: one serial port (the console, to a file), one virtio-serial port (the agent channel),
- * one virtio-9p export (the share). No network, no disk, no graphics.
+ * two virtio-9p exports (the share, for root filesystems, and the volumes). No network, no disk, no graphics.
  */
 final class QemuCommand {
     /** Name of the agent's virtio-serial port (the guest sees {@code /dev/virtio-ports/a3s.agent}). */
     static final String AGENT_PORT = "a3s.agent";
     /** 9p mount tag of the share. */
     static final String SHARE_TAG = "a3s.share";
+    /** 9p mount tag of the volumes export. */
+    static final String VOLUMES_TAG = "a3s.volumes";
     /**
      * TCG translation cache in MiB. QEMU's default (up to 1 GiB) keeps growing with everything the guest ever
      * ran: about 43 MiB after a boot. 32 MiB holds a boot's and a busybox container's code.
@@ -91,6 +93,9 @@ final class QemuCommand {
         a.addAll(List.of("-fsdev", "local,id=share,path=" + opt(dir.resolve(StateDir.SHARE))
                 + ",security_model=none,multidevs=remap"));
         a.addAll(List.of("-device", "virtio-9p-device,fsdev=share,mount_tag=" + SHARE_TAG));
+        a.addAll(List.of("-fsdev", "local,id=volumes,path=" + opt(dir.resolve(StateDir.VOLUMES))
+                + ",security_model=none,multidevs=remap"));
+        a.addAll(List.of("-device", "virtio-9p-device,fsdev=volumes,mount_tag=" + VOLUMES_TAG));
         a.addAll(List.of("-serial", "file:" + dir.resolve(StateDir.CONSOLE)));
         a.addAll(List.of("-qmp", "unix:" + opt(dir.resolve(StateDir.QMP_SOCKET)) + ",server=on,wait=off"));
         a.addAll(List.of("-pidfile", dir.resolve(StateDir.PID).toString()));

@@ -126,6 +126,7 @@ class QemuAttachTest {
     void aQemuWhoseStateDirectoryIsGoneIsKilledAsAStray() throws Exception {
         Path dir = StateDir.of(stateRoot, "stray");
         Files.createDirectories(dir.resolve(StateDir.SHARE));
+        Files.createDirectories(dir.resolve(StateDir.VOLUMES)); // QEMU refuses to start without either export
         Process qemu = backend.spawn(backend.argv("stray", VmTestSupport.config(),
                 backend.probe().resolve(VmTestSupport.config().accelerator()), dir), dir);
         try {
