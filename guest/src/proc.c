@@ -559,6 +559,7 @@ void proc_on_status(struct process *p)
 }
 
 static void destroy_progress(struct container *c);
+static void oom_progress(struct container *c);
 
 /* Writes back what processes wrote through 9p (their rootfs, their bind mounts). The share is mounted
  * cache=loose, which keeps writes in the guest's page cache, and the volumes export keeps mmapped writes there;
@@ -598,6 +599,10 @@ static void proc_exited(struct process *p, int status)
               p->exit_status);
     /* what it wrote is on the host before anyone hears of its exit */
     share_sync();
+    /* An OOM kill is answered before the exit it caused: the host deletes the container as soon as it hears
+     * of the exit, and the 100 ms poll would never see the counter. */
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        oom_progress(p->c);
     while (p->waits) {
         struct call *call = p->waits;
         p->waits = call->next;

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -62,11 +63,16 @@ class RunExitCodesTest extends ConformanceTest {
     }
 
     @Test
-    void theOomKillerEndingTheInitIs137() throws Exception {
-        PrivateContainerd.Result r = h.run(List.of("--memory-limit", Long.toString(32L << 20)), "oom", "sh", "-c",
-                "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived");
-        assertEquals("", r.stdout(), r.stderr());
-        assertEquals(137, r.exitCode(), r.stderr());
+    void theOomKillerEndingTheInitIs137AndPublishesTaskOom() throws Exception {
+        // CRI reports OOMKilled only from a /tasks/oom event (Kata's runtime#2150, CRI-O's #4203)
+        try (PrivateContainerd.Events events = h.containerd.events()) {
+            PrivateContainerd.Result r = h.run(List.of("--memory-limit", Long.toString(32L << 20)), "oom", "sh",
+                    "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived");
+            assertEquals("", r.stdout(), r.stderr());
+            assertEquals(137, r.exitCode(), r.stderr());
+            assertNotNull(events.await(Duration.ofSeconds(10), "/tasks/oom", "\"oom\""),
+                    "no /tasks/oom for the container; containerd log:\n" + h.containerd.log());
+        }
     }
 
     @Test

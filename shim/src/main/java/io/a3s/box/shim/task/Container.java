@@ -597,18 +597,16 @@ public final class Container {
     }
 
     private void watchOom(long seen) {
-        Thread.ofVirtual().name("oom-" + id).start(() -> {
-            long last = seen;
-            while (true) {
-                try {
-                    last = agent().waitOom(WaitOomRequest.newBuilder().setContainerId(id).setLastSeenOomKills(last)
-                            .build(), WAIT_FOREVER).getOomKills();
-                } catch (StatusException e) {
-                    return; // the container or its VM is gone
-                }
-                events.publish(TaskOOM.newBuilder().setContainerId(id).build());
-            }
-        });
+        agent().waitOomAsync(WaitOomRequest.newBuilder().setContainerId(id).setLastSeenOomKills(seen).build(),
+                WAIT_FOREVER).whenComplete((r, e) -> {
+                    if (e != null) {
+                        return; // the container or its VM is gone
+                    }
+                    // Published on the thread that read the answer: the agent answers an OOM kill before the
+                    // exit it caused, so containerd hears /tasks/oom before /tasks/exit (CRI's OOMKilled).
+                    events.publish(TaskOOM.newBuilder().setContainerId(id).build());
+                    Thread.ofVirtual().name("oom-" + id).start(() -> watchOom(r.getOomKills()));
+                });
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------
