@@ -130,6 +130,27 @@ class DetachedTaskTest extends ConformanceTest {
     }
 
     @Test
+    void execOfAMissingBinaryFailsAtOnceAndTheTaskGoesOn() throws Exception {
+        // Kata #8026: crictl/kubectl exec of a command that does not exist hangs for 60 s there
+        h.runDetached("d-nobin", "sleep", "600");
+        try {
+            long t0 = System.nanoTime();
+            PrivateContainerd.Result r = h.ctr("task", "exec", "--exec-id", "nobin", "d-nobin", "/no/such/binary");
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertTrue(r.exitCode() != 0, r.stdout() + r.stderr());
+            assertTrue(r.stderr().contains("/no/such/binary") && r.stderr().toLowerCase().contains("no such file"),
+                    r.stderr());
+            assertTrue(ms < 10_000, "the failed exec took " + ms + " ms");
+            assertEquals("RUNNING", h.taskStatus("d-nobin").orElseThrow());
+            // the failed exec left nothing behind: its id is free and another exec runs
+            PrivateContainerd.Result again = h.ctr("task", "exec", "--exec-id", "nobin", "d-nobin", "echo", "ok");
+            assertEquals("ok\n", again.stdout(), again.stderr());
+        } finally {
+            h.remove("d-nobin");
+        }
+    }
+
+    @Test
     void killStopsTheTaskAndDeleteReportsItsExitStatus() throws Exception {
         h.runDetached("d-kill", "sleep", "600");
         assertEquals(0, h.ctr("task", "kill", "-s", "KILL", "d-kill").exitCode());
