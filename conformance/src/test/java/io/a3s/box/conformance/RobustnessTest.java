@@ -99,6 +99,31 @@ class RobustnessTest extends ConformanceTest {
     }
 
     @Test
+    void aSigkillOfATaskWhoseVmHangsEndsItWith137AndLeavesNoVm() throws Exception {
+        // containerd#14081: kill-path calls against a hung runtime were retried forever, pods Terminating for days
+        h.runDetached("r-hung", "sleep", "600");
+        Path vm = h.vmOf("r-hung");
+        long qemu = ShimHarness.qemuPid(vm);
+        try {
+            assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(qemu)).start().waitFor());
+            long t0 = System.nanoTime();
+            PrivateContainerd.Result kill = h.ctr("task", "kill", "-s", "KILL", "r-hung");
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertEquals(0, kill.exitCode(), kill.stderr());
+            assertTrue(ms < 20_000, "the kill took " + ms + " ms");
+            h.awaitStatus("r-hung", "STOPPED", Duration.ofSeconds(10));
+            assertFalse(ProcessHandle.of(qemu).isPresent(), "the hung qemu " + qemu + " still runs");
+            PrivateContainerd.Result rm = h.ctr("task", "delete", "r-hung");
+            assertEquals(0, rm.exitCode(), rm.stderr());
+            assertTrue(rm.stderr().contains("exit code 137"), rm.stderr());
+            assertFalse(Files.exists(vm), vm + " is still there");
+        } finally {
+            new ProcessBuilder("kill", "-CONT", Long.toString(qemu)).start().waitFor();
+            h.remove("r-hung");
+        }
+    }
+
+    @Test
     void aMountTypeTheVmCannotHaveIsRefusedWithTheReason() throws Exception {
         PrivateContainerd.Result r = h.run(List.of("--mount", "type=nfs,src=server:/export,dst=/n,options=ro"),
                 "r-nfs", "true");

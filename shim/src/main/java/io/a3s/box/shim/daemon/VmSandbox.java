@@ -68,6 +68,12 @@ final class VmSandbox implements Sandbox {
     }
 
     @Override
+    public void kill(String why) {
+        log.warn("vm {}: {}; killing the vm", lease.vm().id(), why);
+        lease.vm().kill();
+    }
+
+    @Override
     public void release() {
         if (!released.compareAndSet(false, true)) {
             return;

@@ -75,8 +75,14 @@ public final class Container {
     public static final Duration EXEC_EXIT_BOUND = Duration.ofSeconds(5);
     /** Deadline of a WaitProcess: the life of a process. The VM dying ends it sooner. */
     static final Duration WAIT_FOREVER = Duration.ofDays(3650);
+    private static final int SIGKILL = 9;
     static final Duration CALL = Duration.ofSeconds(30);
     static final Duration EXEC_CREATE = Duration.ofSeconds(60);
+    /**
+     * How long a SIGKILL of the init waits for the guest to take it before the VM is killed instead: a hung
+     * guest must not make the one signal that cannot be refused hang or fail (containerd#14081).
+     */
+    static final Duration KILL_ANSWER_BOUND = Duration.ofSeconds(10);
     /** How long a failed Start waits for the exit of the process that could not start. */
     static final Duration START_FAILURE_EXIT_BOUND = Duration.ofSeconds(5);
 
@@ -249,10 +255,16 @@ public final class Container {
         } finally {
             lock.unlock();
         }
+        // The VM holds this container alone: killing it is a SIGKILL of every process in the container.
+        boolean vmIsTheContainer = signal == SIGKILL && p.isInit() && sandbox.releaseDestroysVm();
         try {
             agent().signalProcess(SignalProcessRequest.newBuilder().setContainerId(id).setExecId(execId)
-                    .setSignal(signal).setAll(all && p.isInit()).build(), CALL);
+                    .setSignal(signal).setAll(all && p.isInit()).build(), vmIsTheContainer ? KILL_ANSWER_BOUND : CALL);
         } catch (StatusException e) {
+            if (vmIsTheContainer && e.code() == Code.DEADLINE_EXCEEDED) {
+                sandbox.kill("SIGKILL of task " + id + " not taken by the guest within " + KILL_ANSWER_BOUND);
+                return; // its exit (137) follows, as for any VM that died
+            }
             if (e.code() == Code.UNAVAILABLE) {
                 // the VM is gone: the process is gone with it, as its exit (137) says
                 throw Code.NOT_FOUND.toException("%s: process already finished (vm %s is gone)", p.describe(id),

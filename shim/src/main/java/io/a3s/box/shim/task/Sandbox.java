@@ -27,6 +27,12 @@ public interface Sandbox {
     }
 
     /**
+     * Kills the VM now, with everything in it, because its guest stopped answering ({@code why}): every process
+     * in it then exits as a dead VM's do (137). {@link #release} is still due. Idempotent.
+     */
+    void kill(String why);
+
+    /**
      * Unmounts what was mounted for the container in the share directory and gives the VM back, which
      * destroys it (a VM that ran a workload never serves another). Idempotent; never throws.
      */

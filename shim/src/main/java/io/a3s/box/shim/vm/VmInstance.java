@@ -190,6 +190,13 @@ public interface VmInstance extends AutoCloseable {
     }
 
     /**
+     * Kills the VMM at once (SIGKILL), for a guest that no longer answers: {@link #onExit()} completes, pending
+     * agent calls fail with UNAVAILABLE. Nothing is unmounted or removed: the owner still calls
+     * {@link #shutdown()} (or gives the VM back). Idempotent.
+     */
+    void kill();
+
+    /**
      * Tears the VM down: fails pending agent calls, asks the VMM to quit, kills it if it does not within a
      * bound, unmounts everything under the share directory and removes the state directory. Idempotent.
      *

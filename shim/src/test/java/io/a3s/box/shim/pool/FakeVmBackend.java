@@ -151,6 +151,11 @@ final class FakeVmBackend implements VmBackend {
         }
 
         @Override
+        public void kill() {
+            vm.die();
+        }
+
+        @Override
         public void shutdown() {
             vm.close();
         }
@@ -258,6 +263,11 @@ final class FakeVmBackend implements VmBackend {
         @Override
         public boolean isDetached() {
             return detached;
+        }
+
+        @Override
+        public void kill() {
+            die();
         }
 
         @Override

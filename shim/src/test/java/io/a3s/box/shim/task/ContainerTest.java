@@ -374,6 +374,44 @@ class ContainerTest {
     }
 
     @Test
+    void aSigkillTheGuestDoesNotTakeKillsTheVmAndTheInitExits137() throws Exception {
+        // containerd#14081: against a hung guest, the one signal that cannot be refused must neither hang nor fail
+        Container c = create("hung", NO_STDIO, "sleep");
+        FakeSandbox sb = sandbox(c);
+        sb.destroysVm = true;
+        c.start("");
+        sb.fake.signalsHang = true;
+        long t0 = System.nanoTime();
+        c.kill("", SIGKILL, false);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(ms < Container.KILL_ANSWER_BOUND.toMillis() + 5000, "kill took " + ms + " ms");
+        assertEquals(1, sb.kills.get());
+        assertEquals(137, exitOf(c.waitExit("")));
+    }
+
+    @Test
+    void aSigkillOfAnExecThatTheGuestTakesLateNeverKillsTheVm() throws Exception {
+        Container c = create("hung-exec", NO_STDIO, "sleep");
+        FakeSandbox sb = sandbox(c);
+        sb.destroysVm = true;
+        c.start("");
+        c.exec("e1", spec(false, "sleep"), NO_STDIO);
+        c.start("e1");
+        sb.fake.signalsHang = true;
+        Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(Container.KILL_ANSWER_BOUND.toMillis() + 2000);
+            } catch (InterruptedException ignored) {
+                // the test ended
+            }
+            sb.fake.signalsHang = false;
+        });
+        c.kill("e1", SIGKILL, false); // waits for the guest, however long it takes, within the call's deadline
+        assertEquals(0, sb.kills.get());
+        assertEquals(137, exitOf(c.waitExit("e1")));
+    }
+
+    @Test
     void killAfterExitIsNotFound() throws Exception {
         Container c = create("k", NO_STDIO, "sleep");
         c.start("");

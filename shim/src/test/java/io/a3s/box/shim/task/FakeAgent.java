@@ -82,6 +82,8 @@ final class FakeAgent implements AutoCloseable {
     final List<String> calls = new CopyOnWriteArrayList<>();
     /** Whether the init's exit kills the execs, as the end of a pid namespace does. */
     volatile boolean execsDieWithInit = true;
+    /** A hung guest: SignalProcess is never answered (the caller's deadline ends it). */
+    volatile boolean signalsHang;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -251,6 +253,16 @@ final class FakeAgent implements AutoCloseable {
 
     private Empty signalProcess(SignalProcessRequest q, CallContext ctx) throws StatusException {
         signals.add(q);
+        while (signalsHang) {
+            if (ctx.isCancelled()) {
+                throw Code.DEADLINE_EXCEEDED.toException("fake agent: caller gave up");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                throw Code.CANCELLED.toException("fake agent: shut down");
+            }
+        }
         if (q.getSignal() == 0 || q.getSignal() >= 65) {
             throw Code.INVALID_ARGUMENT.toException("invalid signal %d", q.getSignal());
         }

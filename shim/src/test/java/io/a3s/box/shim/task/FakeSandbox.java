@@ -18,6 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FakeSandbox implements Sandbox {
     final FakeAgent fake;
     final AtomicInteger releases = new AtomicInteger();
+    final AtomicInteger kills = new AtomicInteger();
+    /** Whether this VM holds one container, as the daemon's do (see {@link Sandbox#releaseDestroysVm}). */
+    volatile boolean destroysVm;
     private final String vmId;
     private final CompletableFuture<Void> vmExit;
     private final AgentClient agent;
@@ -56,6 +59,17 @@ final class FakeSandbox implements Sandbox {
     @Override
     public CompletableFuture<?> onExit() {
         return vmExit;
+    }
+
+    @Override
+    public boolean releaseDestroysVm() {
+        return destroysVm;
+    }
+
+    @Override
+    public void kill(String why) {
+        kills.incrementAndGet();
+        killVm();
     }
 
     @Override

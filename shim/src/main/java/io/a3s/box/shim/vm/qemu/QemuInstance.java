@@ -546,6 +546,22 @@ final class QemuInstance implements VmInstance {
     }
 
     /** SIGKILLs the current attempt's QEMU and waits for it; true when it is gone (or never ran). */
+    @Override
+    public void kill() {
+        ProcessRef p;
+        synchronized (lock) {
+            p = process;
+        }
+        if (p != null && p.isAlive()) {
+            log.warn("vm {}: killing qemu pid {}", id, p.pid());
+            try {
+                p.signal(Linux.SIGKILL);
+            } catch (Linux.ErrnoException e) {
+                log.warn("vm {}: kill qemu pid {}: {}", id, p.pid(), e.getMessage());
+            }
+        }
+    }
+
     private boolean killCurrent() {
         ProcessRef p;
         AgentClient a;
