@@ -2,8 +2,6 @@ package io.a3s.box.shim;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
@@ -76,16 +74,19 @@ public record Layout(Path root) {
         return root.resolve("tasks").resolve(namespace).resolve(id + ".json");
     }
 
-    /** 16 hex digits of sha256(containerd address NUL ttrpc address): one daemon per containerd instance. */
+    /**
+     * 64-bit FNV-1a of (containerd address, NUL, ttrpc address, NUL), UTF-8, in 16 hex digits: one daemon per
+     * containerd instance. Not a security digest: the inputs are containerd's own addresses, a few per host;
+     * FNV because the launcher computes it in bash without a fork.
+     */
     public static String daemonKey(String containerdAddress, String ttrpcAddress) {
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            sha.update(containerdAddress.getBytes(StandardCharsets.UTF_8));
-            sha.update((byte) 0);
-            sha.update(ttrpcAddress.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(sha.digest(), 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        long h = 0xcbf29ce484222325L;
+        for (String s : new String[] {containerdAddress, ttrpcAddress}) {
+            for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+                h = (h ^ (b & 0xff)) * 0x100000001b3L;
+            }
+            h *= 0x100000001b3L;
         }
+        return HexFormat.of().toHexDigits(h);
     }
 }
