@@ -151,6 +151,28 @@ class DetachedTaskTest extends ConformanceTest {
     }
 
     @Test
+    void aTaskWhoseOutputNobodyReadsBlocksNeitherItsExecsNorOtherTasks() throws Exception {
+        // nerdctl#5137, firecracker-containerd#427: a reader that stops must stall that one stream, nothing else.
+        // ctr run -d leaves no reader on the FIFO: 8 MiB of output fill it, the copier and the guest's pipe.
+        h.runDetached("d-flood", "sh", "-c", "head -c 8388608 /dev/zero; sleep 600");
+        try {
+            Thread.sleep(3000);
+            PrivateContainerd.Result exec = h.ctr("task", "exec", "--exec-id", "e1", "d-flood", "echo", "exec");
+            assertEquals("exec\n", exec.stdout(), exec.stderr());
+            PrivateContainerd.Result other = h.run(List.of(), "d-flood-other", "echo", "other");
+            assertEquals("other\n", other.stdout(), other.stderr());
+            assertEquals("RUNNING", h.taskStatus("d-flood").orElseThrow());
+            long t0 = System.nanoTime();
+            h.remove("d-flood"); // kill, then a delete whose stdio drain is bounded
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertTrue(ms < 30_000, "removing the task took " + ms + " ms");
+            assertTrue(h.taskStatus("d-flood").isEmpty(), "the task is still listed");
+        } finally {
+            h.remove("d-flood");
+        }
+    }
+
+    @Test
     void killStopsTheTaskAndDeleteReportsItsExitStatus() throws Exception {
         h.runDetached("d-kill", "sleep", "600");
         assertEquals(0, h.ctr("task", "kill", "-s", "KILL", "d-kill").exitCode());
