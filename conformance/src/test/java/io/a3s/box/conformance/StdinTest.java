@@ -51,6 +51,23 @@ class StdinTest extends ConformanceTest {
     }
 
     @Test
+    void ctrTaskAttachTalksToADetachedTaskThroughItsFifos() throws Exception {
+        // containerd's TestContainerAttach: a second client opens the FIFOs the task's State names
+        PrivateContainerd.Result run = h.ctr(new byte[0], LIMIT, "run", "-d", "--runtime", ShimHarness.RUNTIME,
+                ShimHarness.IMAGE, "stdin-attach", "sh", "-c", "while read l; do echo got $l; done; echo bye");
+        try {
+            assertEquals(0, run.exitCode(), run.stderr());
+            PrivateContainerd.Result r = h.ctr("hi\n".getBytes(StandardCharsets.UTF_8), LIMIT, "task", "attach",
+                    "stdin-attach");
+            // the attach's input ended after it sent something: the task's stdin ends, as with ctr run
+            assertEquals("got hi\nbye\n", r.stdout(), r.stderr());
+            assertEquals(0, r.exitCode(), r.stderr());
+        } finally {
+            h.remove("stdin-attach");
+        }
+    }
+
+    @Test
     void aDetachedShellKeepsRunningAfterCtrExitsWithoutInput() throws Exception {
         // ctr run -d opens the stdin FIFO, sends nothing and exits: as with runc, sh must not see EOF
         PrivateContainerd.Result r = h.ctr(new byte[0], LIMIT, "run", "-d", "--runtime", ShimHarness.RUNTIME,
