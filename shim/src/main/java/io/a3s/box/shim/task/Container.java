@@ -293,6 +293,9 @@ public final class Container {
         } finally {
             lock.unlock();
         }
+        if (p.state instanceof ProcessState.Created && !p.isInit()) {
+            return deleteUnstartedExec(p);
+        }
         if (p.state instanceof ProcessState.Created) {
             killParked(p);
         }
@@ -314,21 +317,59 @@ public final class Container {
             events.publish(TaskDelete.newBuilder().setContainerId(id).setPid(p.pid).setExitStatus(exit.status())
                     .setExitedAt(exit.timestamp()).build());
         } else {
-            try {
-                agent().deleteProcess(DeleteProcessRequest.newBuilder().setContainerId(id).setExecId(execId).build(),
-                        CALL);
-            } catch (StatusException e) {
-                // the agent keeps a bounded number of finished execs anyway; never fail containerd's delete for it
-                log.debug("{}: delete in the guest: {}", p.describe(id), e.getMessage());
-            }
+            forgetExecInGuest(p);
             events.publish(TaskDelete.newBuilder().setContainerId(id).setId(execId).setPid(p.pid)
                     .setExitStatus(exit.status()).setExitedAt(exit.timestamp()).build());
         }
         return new Deleted(p.pid, exit);
     }
 
+    /**
+     * An exec that never started never ran, as with runc (whose exec process exists only from Start on): its
+     * delete reports status 0 and no exit is published (containerd's TestDeleteContainerExecCreated). The parked
+     * process is killed in the guest; its 137 finds the exec Deleted and is dropped.
+     */
+    private Deleted deleteUnstartedExec(TaskProcess p) throws StatusException {
+        ExitStatus never = new ExitStatus(0, clock.instant());
+        lock.lock();
+        try {
+            if (!(p.state instanceof ProcessState.Created)) {
+                throw Code.FAILED_PRECONDITION.toException("delete %s: process is %s", p.describe(id),
+                        p.state.label());
+            }
+            p.state = new ProcessState.Deleted(never);
+            execs.remove(p.execId);
+        } finally {
+            lock.unlock();
+        }
+        killParked(p);
+        p.exited.complete(never);
+        p.io.close();
+        try {
+            // the guest forgets an exec only once it has exited
+            agent().waitProcess(WaitProcessRequest.newBuilder().setContainerId(id).setExecId(p.execId).build(), CALL);
+        } catch (StatusException e) {
+            log.debug("{}: exit of the killed parked process: {}", p.describe(id), e.getMessage());
+        }
+        forgetExecInGuest(p);
+        events.publish(TaskDelete.newBuilder().setContainerId(id).setId(p.execId).setPid(p.pid)
+                .setExitStatus(never.status()).setExitedAt(never.timestamp()).build());
+        return new Deleted(p.pid, never);
+    }
+
     /** What {@link #delete} reports. */
     public record Deleted(int pid, ExitStatus exit) {
+    }
+
+    /** Lets the guest forget a finished exec, so that its id can be used again. */
+    private void forgetExecInGuest(TaskProcess p) {
+        try {
+            agent().deleteProcess(DeleteProcessRequest.newBuilder().setContainerId(id).setExecId(p.execId).build(),
+                    CALL);
+        } catch (StatusException e) {
+            // the agent keeps a bounded number of finished execs anyway; never fail containerd's delete for it
+            log.debug("{}: delete in the guest: {}", p.describe(id), e.getMessage());
+        }
     }
 
     private void killParked(TaskProcess p) {

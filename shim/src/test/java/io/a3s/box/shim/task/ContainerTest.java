@@ -449,16 +449,27 @@ class ContainerTest {
     }
 
     @Test
-    void deleteOfANeverStartedExecKillsItAndKeepsTheTask() throws Exception {
+    void deleteOfANeverStartedExecReportsZeroPublishesNoExitAndKeepsTheTask() throws Exception {
+        // containerd's TestDeleteContainerExecCreated: with runc an exec exists only from Start on
         Container c = create("never-exec", NO_STDIO, "sleep");
         c.start("");
+        next(TaskStart.class);
         c.exec("e1", spec(false, "sleep"), NO_STDIO);
+        next(TaskExecAdded.class);
+        CompletableFuture<ExitStatus> waiting = c.waitExit("e1");
         Container.Deleted d = c.delete("e1");
-        assertEquals(137, d.exit().status());
+        assertEquals(0, d.exit().status());
+        assertEquals(0, exitOf(waiting));
+        assertEquals("e1", next(TaskDelete.class).getId());
+        assertNull(events.poll(300, TimeUnit.MILLISECONDS), "no exit for an exec that never ran");
         assertFalse(sandbox(c).fake.isAlive("never-exec", "e1"));
         assertTrue(sandbox(c).fake.isAlive("never-exec", ""));
         assertEquals(0, sandbox(c).releases.get());
         assertInstanceOf(ProcessState.Running.class, state(c, ""));
+        // the id is free again, in the guest too
+        c.exec("e1", spec(false, "exit", "3"), NO_STDIO);
+        c.start("e1");
+        assertEquals(3, exitOf(c.waitExit("e1")));
     }
 
     @Test
