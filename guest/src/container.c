@@ -930,6 +930,21 @@ _Noreturn void child_main(struct child_args *a)
     int resolved = resolve_exe(argv[0], envp, ps->path_skip, exe, sizeof(exe));
     T("resolve_exe");
     trace_print(&g_ctrace, a->is_init ? "init" : "exec", a->container_id, a->trace_t0);
+    /* A container whose command does not exist fails to be created, as with runc (whose init looks it up
+     * before it waits for start): CRI reports CreateContainerError, containerd's TestContainerNoBinaryExists
+     * expects NewTask to fail. An exec's fails at its start, as runc's exec does. */
+    if (a->is_init) {
+        struct stat st;
+        if (resolved == 0 && stat(exe, &st) < 0)
+            resolved = -errno;
+        else if (resolved == 0 && (!S_ISREG(st.st_mode) || access(exe, X_OK) < 0))
+            resolved = -EACCES;
+        if (resolved < 0) {
+            if (strchr(argv[0], '/'))
+                FAIL_DIE(-resolved, "execve", "exec `%s`", argv[0]);
+            FAIL_DIE(-resolved, "execve", "executable file `%s` not found in $PATH", argv[0]);
+        }
+    }
 
     /* Park: say "ready", then wait for the release (or EOF: the agent gave up on us). */
     struct park_msg ready = { 0 };

@@ -169,23 +169,29 @@ t_kill_all() {
     expect_eq "$rc" 137 && ctl destroy --id killall
 }
 
+# A container whose command is missing is not created (125: agentctl's create failure), as with runc; an
+# exec's missing command fails its start (127).
 t_missing_binary() {
     local t0 rc t1
     t0=$(now_ms)
     run -- /no/such/binary 2>"$WORK/err"; rc=$?
     t1=$(now_ms)
-    expect_eq "$rc" 127 || return 1
-    grep -q 'errno 2, op execve' "$WORK/err" || fail "start error: $(cat "$WORK/err")" || return 1
+    expect_eq "$rc" 125 || return 1
+    grep -q 'errno 2, op execve' "$WORK/err" || fail "create error: $(cat "$WORK/err")" || return 1
     [ $((t1 - t0)) -lt 3000 ] || fail "took $((t1 - t0)) ms" || return 1
     run -- nosuchcommand 2>"$WORK/err"; rc=$?
-    expect_eq "$rc" 127 && grep -q 'not found in \$PATH' "$WORK/err" || fail "$(cat "$WORK/err")"
+    expect_eq "$rc" 125 && grep -q 'not found in \$PATH' "$WORK/err" || fail "$(cat "$WORK/err")" || return 1
+    ctl create --id nobin --rootfs "$ROOTFS" -- sleep 1000 >/dev/null && ctl start --id nobin || return 1
+    ctl exec --id nobin -- /no/such/binary 2>"$WORK/err"; rc=$?
+    ctl destroy --id nobin
+    expect_eq "$rc" 127 && grep -q 'errno 2, op execve' "$WORK/err" || fail "exec: $(cat "$WORK/err")"
 }
 
 t_not_executable() {
     printf 'not a program\n' > "$HROOTFS/notexec"; chmod 644 "$HROOTFS/notexec"
     local rc; run -- /notexec 2>"$WORK/err"; rc=$?
     rm -f "$HROOTFS/notexec"
-    expect_eq "$rc" 126 && grep -q 'errno 13' "$WORK/err" || fail "$(cat "$WORK/err")"
+    expect_eq "$rc" 125 && grep -q 'errno 13' "$WORK/err" || fail "$(cat "$WORK/err")"
 }
 
 t_concurrent_execs() {
@@ -281,7 +287,7 @@ t_path_skip() {
     expect_eq "$out" past-the-end "a hint past the end still searches the last entry" || return 1
     # the hint is trusted: skipping the entry that holds the binary loses it (the host never hints that)
     run --env PATH=/bin:/nope --path-skip 1 -- echo lost >/dev/null 2>"$WORK/err"; local rc=$?
-    [ "$rc" = 127 ] || fail "skipped past the binary: rc $rc $(cat "$WORK/err")"
+    [ "$rc" = 125 ] || fail "skipped past the binary: rc $rc $(cat "$WORK/err")"
 }
 
 t_caps_and_nnp() {

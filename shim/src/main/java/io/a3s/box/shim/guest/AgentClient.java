@@ -8,6 +8,7 @@ import io.a3s.box.guest.v1.DeleteProcessRequest;
 import io.a3s.box.guest.v1.CreateContainerRequest;
 import io.a3s.box.guest.v1.CreateContainerResponse;
 import io.a3s.box.guest.v1.Empty;
+import io.a3s.box.guest.v1.ErrorDetail;
 import io.a3s.box.guest.v1.ExecProcessRequest;
 import io.a3s.box.guest.v1.ExecProcessResponse;
 import io.a3s.box.guest.v1.HelloRequest;
@@ -41,6 +42,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -100,6 +102,20 @@ public final class AgentClient implements AutoCloseable {
      *
      * @param vmExit completes when the VM dies (may be null): pending calls then fail with "vm <id> exited"
      */
+    /** The agent's {@link ErrorDetail} (the failed operation and its errno) of a failed call, if it sent one. */
+    public static Optional<ErrorDetail> errorDetail(StatusException e) {
+        for (com.google.protobuf.Any any : e.status().details()) {
+            if (any.is(ErrorDetail.class)) {
+                try {
+                    return Optional.of(any.unpack(ErrorDetail.class));
+                } catch (com.google.protobuf.InvalidProtocolBufferException bad) {
+                    return Optional.empty();
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
     public static AgentClient connect(String vmId, Path socket, CompletableFuture<?> vmExit) throws IOException {
         return new AgentClient(vmId, TtrpcClient.connectForHandshake(socket, Metadata.empty()), vmExit);
     }

@@ -352,35 +352,46 @@ final class PoolRun {
             guest = guest.toBuilder().setProcess(guest.getProcess().toBuilder()
                     .setStdin(o.interactive() || o.tty())).build();
             AgentClient agent = vm.agent();
-            agent.createContainer(CreateContainerRequest.newBuilder().setContainerId(cid).setSpec(guest).build(),
-                    CALL);
+            boolean created = false;
+            try {
+                agent.createContainer(CreateContainerRequest.newBuilder().setContainerId(cid).setSpec(guest)
+                        .build(), CALL);
+                created = true;
+            } catch (StatusException e) {
+                if (!isExecFailure(e)) {
+                    throw e;
+                }
+                err.println("a3s-box pool run: " + e.getMessage()); // the command is missing: not created
+                status = execFailureStatus(e);
+            }
             t2 = System.nanoTime();
             t3 = t2;
-            CompletableFuture<Void> out = pump(agent, cid, Stream.STDOUT, stdout);
-            CompletableFuture<Void> errOut = o.tty() ? CompletableFuture.completedFuture(null)
-                    : pump(agent, cid, Stream.STDERR, stderr);
-            if (o.tty()) {
-                terminal = Terminal.raw();
-            }
-            forwardSignals(agent, cid);
-            boolean started = false;
-            try {
-                agent.startProcess(StartProcessRequest.newBuilder().setContainerId(cid).build(), CALL);
-                started = true;
-            } catch (StatusException e) {
-                err.println("a3s-box pool run: " + e.getMessage());
-                String m = e.getMessage().toLowerCase(Locale.ROOT);
-                status = m.contains("no such file") || m.contains("not found") ? NOT_FOUND : CANNOT_EXECUTE;
-            }
-            t3 = System.nanoTime();
-            if (started) {
-                if (o.interactive() || o.tty()) {
-                    forwardStdin(agent, cid);
+            if (created) {
+                CompletableFuture<Void> out = pump(agent, cid, Stream.STDOUT, stdout);
+                CompletableFuture<Void> errOut = o.tty() ? CompletableFuture.completedFuture(null)
+                        : pump(agent, cid, Stream.STDERR, stderr);
+                if (o.tty()) {
+                    terminal = Terminal.raw();
                 }
-                status = agent.waitProcess(WaitProcessRequest.newBuilder().setContainerId(cid).build(), FOREVER)
-                        .getExitStatus();
-                out.get(30, TimeUnit.SECONDS);
-                errOut.get(30, TimeUnit.SECONDS);
+                forwardSignals(agent, cid);
+                boolean started = false;
+                try {
+                    agent.startProcess(StartProcessRequest.newBuilder().setContainerId(cid).build(), CALL);
+                    started = true;
+                } catch (StatusException e) {
+                    err.println("a3s-box pool run: " + e.getMessage());
+                    status = execFailureStatus(e);
+                }
+                t3 = System.nanoTime();
+                if (started) {
+                    if (o.interactive() || o.tty()) {
+                        forwardStdin(agent, cid);
+                    }
+                    status = agent.waitProcess(WaitProcessRequest.newBuilder().setContainerId(cid).build(), FOREVER)
+                            .getExitStatus();
+                    out.get(30, TimeUnit.SECONDS);
+                    errOut.get(30, TimeUnit.SECONDS);
+                }
             }
         } catch (Exception e) {
             err.println("a3s-box pool run: " + (e instanceof StatusException ? e.getMessage() : e.toString()));
@@ -505,6 +516,17 @@ final class PoolRun {
         for (String opt : options) {
             opts.add(opt);
         }
+    }
+
+    /** Whether the guest failed to exec the command (missing, not executable). */
+    private static boolean isExecFailure(StatusException e) {
+        return AgentClient.errorDetail(e).filter(d -> d.getOp().equals("execve")).isPresent();
+    }
+
+    /** docker's statuses: 127 for a command that does not exist, 126 for one that cannot be executed. */
+    private static int execFailureStatus(StatusException e) {
+        return AgentClient.errorDetail(e).filter(d -> d.getErrno() == Linux.ENOENT).isPresent() ? NOT_FOUND
+                : CANNOT_EXECUTE;
     }
 
     /** Copies one output stream of the container's first process to ours until EOF. */

@@ -14,6 +14,7 @@ import io.a3s.box.guest.v1.WriteStdinRequest;
 import io.a3s.box.shim.guest.AgentClient;
 import io.a3s.box.shim.vm.StateDir;
 import io.a3s.box.shim.vm.VmInstance;
+import io.a3s.box.ttrpc.Code;
 import io.a3s.box.ttrpc.StatusException;
 import com.google.protobuf.ByteString;
 import org.junit.jupiter.api.AfterAll;
@@ -138,18 +139,26 @@ class QemuContainerTest {
     }
 
     @Test
-    void aMissingBinaryFailsStartProcessAtOnce() throws Exception {
-        create(vm, "nobin", rootfs, process("/no/such/binary").build());
+    void aMissingBinaryFailsCreateContainerAtOnce() throws Exception {
+        // as with runc, whose init looks the command up before it waits for start (TestContainerNoBinaryExists)
+        long t0 = System.nanoTime();
+        StatusException e = assertThrows(StatusException.class,
+                () -> create(vm, "nobin", rootfs, process("/no/such/binary").build()));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
         try {
-            long t0 = System.nanoTime();
-            StatusException e = assertThrows(StatusException.class, () -> agent.startProcess(start("nobin", ""), CALL));
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(ms < 1000, "StartProcess failed after " + ms + " ms");
-            assertTrue(e.getMessage().contains("/no/such/binary"), e.getMessage());
-            assertEquals(127, agent.waitProcess(waitFor("nobin", ""), CALL).getExitStatus());
-            System.out.printf("missing binary: StartProcess failed in %d ms: %s%n", ms, e.getMessage());
+            assertTrue(ms < 2000, "CreateContainer failed after " + ms + " ms");
+            assertTrue(e.getMessage().contains("/no/such/binary") && e.getMessage().contains("No such file"),
+                    e.getMessage());
+            StatusException gone = assertThrows(StatusException.class,
+                    () -> agent.waitProcess(waitFor("nobin", ""), CALL));
+            assertEquals(Code.NOT_FOUND, gone.code(), "the failed container is not left in the guest");
+            System.out.printf("missing binary: CreateContainer failed in %d ms: %s%n", ms, e.getMessage());
         } finally {
-            destroy(vm, "nobin");
+            try {
+                destroy(vm, "nobin"); // unmounts the rootfs; the guest has nothing to destroy
+            } catch (StatusException expected) {
+                // NOT_FOUND
+            }
         }
     }
 
