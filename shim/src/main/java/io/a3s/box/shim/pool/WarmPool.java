@@ -338,13 +338,18 @@ public final class WarmPool implements VmProvider, AutoCloseable {
                 Idle idle = takeLiveIdle(ks);
                 int claims = claimed.getOrDefault(ks, 0);
                 List<Refill> claimable = idle == null ? claimableRefills(ks) : List.of();
+                // counted by the refill loop, not yet registered by their boot thread (which then sees a
+                // waiter and boots at full priority): as claimable as the registered ones
+                int starting = idle == null ? ks.refillBooting - ks.refillVms.size() : 0;
                 if (idle != null) {
                     ks.hits++;
                     w.idle = idle;
-                } else if (claims < claimable.size()) {
+                } else if (claims < claimable.size() + starting) {
                     // a refill boot of this key is under way and nobody before us waits for it: it beats a new boot
                     claimed.put(ks, claims + 1);
-                    claimable.get(claims).vm().setNice(0);
+                    if (claims < claimable.size()) {
+                        claimable.get(claims).vm().setNice(0);
+                    }
                     continue;
                 } else if (total < policy.maxVms() && bootsInFlight < policy.maxConcurrentBoots()) {
                     total++;

@@ -18,12 +18,15 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A VMM for pool logic tests: boots take {@link #bootTime}, may be made to fail, and count themselves. */
 final class FakeVmBackend implements VmBackend {
     volatile Duration bootTime = Duration.ofMillis(20);
     volatile boolean failBoots;
+    /** When set, every boot also waits for it: a test decides when boots end, whatever the machine's speed. */
+    volatile CountDownLatch bootGate;
     /** Create each VM's state directory (and remove it on teardown), as a real backend does. */
     volatile boolean createDirs;
     final AtomicInteger live = new AtomicInteger();
@@ -201,6 +204,10 @@ final class FakeVmBackend implements VmBackend {
             boots.incrementAndGet();
             try {
                 Thread.sleep(bootTime);
+                CountDownLatch gate = bootGate;
+                if (gate != null) {
+                    gate.await();
+                }
             } catch (InterruptedException e) {
                 throw new VmException(VmException.Kind.INTERRUPTED, "interrupted");
             }

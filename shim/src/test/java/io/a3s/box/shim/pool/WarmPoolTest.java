@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -82,27 +83,41 @@ class WarmPoolTest {
 
     @Test
     void aLeaseWaitsForTheRefillBootUnderWayRatherThanBootingAnother() throws Exception {
-        backend.bootTime = Duration.ofMillis(400);
+        // boots end when the test says so: on a slow machine a timed boot could end before the first lease
+        CountDownLatch gate = new CountDownLatch(1);
+        backend.bootGate = gate;
         pool(Map.of(SMALL, 1), 4, Duration.ofMinutes(5));
-        eventually(() -> key(SMALL).booting() == 1, "the refill boots");
-        ConcurrentLinkedQueue<Lease> leases = new ConcurrentLinkedQueue<>();
-        Thread first = Thread.ofVirtual().start(() -> {
-            try {
-                leases.add(pool.lease(SMALL, "first"));
-            } catch (StatusException e) {
-                throw new AssertionError(e);
-            }
-        });
-        eventually(() -> pool.status().waiters() == 1, "the first lease waits for the refill boot");
-        Lease second = pool.lease(SMALL, "second"); // nobody boots for it yet: a boot of its own
-        first.join();
-        Lease claimed = leases.peek();
-        assertTrue(claimed.warm(), "the first lease got the VM the refill was booting");
-        assertFalse(second.warm(), "the second one booted its own");
-        assertEquals(1, key(SMALL).hits());
-        assertEquals(1, key(SMALL).misses());
-        pool.release(claimed);
-        pool.release(second);
+        try {
+            eventually(() -> key(SMALL).booting() == 1, "the refill boots");
+            ConcurrentLinkedQueue<Lease> leases = new ConcurrentLinkedQueue<>();
+            Thread first = Thread.ofVirtual().start(() -> {
+                try {
+                    leases.add(pool.lease(SMALL, "first"));
+                } catch (StatusException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            eventually(() -> pool.status().waiters() == 1, "the first lease waits for the refill boot");
+            Thread.ofVirtual().start(() -> {
+                try {
+                    eventually(() -> backend.boots.get() == 2, "the second lease boots its own");
+                } catch (InterruptedException | AssertionError e) {
+                    // the assertions below say what went wrong
+                }
+                gate.countDown();
+            });
+            Lease second = pool.lease(SMALL, "second"); // nobody boots for it yet: a boot of its own
+            first.join();
+            Lease claimed = leases.peek();
+            assertTrue(claimed.warm(), "the first lease got the VM the refill was booting");
+            assertFalse(second.warm(), "the second one booted its own");
+            assertEquals(1, key(SMALL).hits());
+            assertEquals(1, key(SMALL).misses());
+            pool.release(claimed);
+            pool.release(second);
+        } finally {
+            gate.countDown(); // a failure above must not leave boots hanging for the teardown
+        }
     }
 
     @Test
