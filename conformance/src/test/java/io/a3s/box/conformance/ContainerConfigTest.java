@@ -76,10 +76,7 @@ class ContainerConfigTest extends ConformanceTest {
     }
 
     private String exec(String id, String... cmd) throws Exception {
-        List<String> args = new java.util.ArrayList<>(List.of("task", "exec", "--exec-id", "x" + System.nanoTime(),
-                id));
-        args.addAll(List.of(cmd));
-        PrivateContainerd.Result r = h.ctr(args.toArray(String[]::new));
+        PrivateContainerd.Result r = h.exec(id, cmd);
         assertEquals(0, r.exitCode(), r.stderr());
         return r.stdout();
     }

@@ -153,15 +153,23 @@ class DetachedTaskTest extends ConformanceTest {
     @Test
     void aTaskWhoseOutputNobodyReadsBlocksNeitherItsExecsNorOtherTasks() throws Exception {
         // nerdctl#5137, firecracker-containerd#427: a reader that stops must stall that one stream, nothing else.
-        // ctr run -d leaves no reader on the FIFO: 8 MiB of output fill it, the copier and the guest's pipe.
-        h.runDetached("d-flood", "sh", "-c", "head -c 8388608 /dev/zero; sleep 600");
+        // ctr run -d leaves no reader on the FIFO: 8 MiB of output fill it, the copier and the guest's pipe, and
+        // head blocks; /flood-done would say it got through.
+        h.runDetached("d-flood", "sh", "-c", "head -c 8388608 /dev/zero; touch /flood-done; sleep 600");
         try {
-            Thread.sleep(3000);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (h.exec("d-flood", "pidof", "head").exitCode() != 0) {
+                assertTrue(System.nanoTime() < deadline, "head never ran");
+                Thread.sleep(200);
+            }
             PrivateContainerd.Result exec = h.ctr("task", "exec", "--exec-id", "e1", "d-flood", "echo", "exec");
             assertEquals("exec\n", exec.stdout(), exec.stderr());
             PrivateContainerd.Result other = h.run(List.of(), "d-flood-other", "echo", "other");
             assertEquals("other\n", other.stdout(), other.stderr());
             assertEquals("RUNNING", h.taskStatus("d-flood").orElseThrow());
+            // the stream was stalled all along: what the test did happened while head was blocked
+            assertEquals(0, h.exec("d-flood", "pidof", "head").exitCode(), "head finished: nothing was blocked");
+            assertTrue(h.exec("d-flood", "test", "-e", "/flood-done").exitCode() != 0, "the output got through");
             long t0 = System.nanoTime();
             h.remove("d-flood"); // kill, then a delete whose stdio drain is bounded
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);

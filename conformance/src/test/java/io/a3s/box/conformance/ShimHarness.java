@@ -91,6 +91,13 @@ final class ShimHarness implements AutoCloseable {
         return containerd.ctr(null, CTR_LIMIT, withNamespace(args));
     }
 
+    /** {@code ctr task exec} of {@code cmd} in task {@code id}, under an exec id of its own. */
+    PrivateContainerd.Result exec(String id, String... cmd) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("task", "exec", "--exec-id", "x" + System.nanoTime(), id));
+        args.addAll(List.of(cmd));
+        return ctr(args.toArray(String[]::new));
+    }
+
     /** {@code ctr -n NS args...} with {@code stdin} written and closed, killed after {@code timeout}. */
     PrivateContainerd.Result ctr(byte[] stdin, Duration timeout, String... args)
             throws IOException, InterruptedException {

@@ -373,13 +373,19 @@ class ContainerTest {
         assertEquals(2, exitOf(c.waitExit("e1")));
     }
 
+    /** A started {@code sleep} in a VM of its own, as the daemon's are (its VM may be killed for it). */
+    Container startedAloneInItsVm(String id) throws Exception {
+        Container c = create(id, NO_STDIO, "sleep");
+        sandbox(c).destroysVm = true;
+        c.start("");
+        return c;
+    }
+
     @Test
     void aSigkillTheGuestDoesNotTakeKillsTheVmAndTheInitExits137() throws Exception {
         // containerd#14081: against a hung guest, the one signal that cannot be refused must neither hang nor fail
-        Container c = create("hung", NO_STDIO, "sleep");
+        Container c = startedAloneInItsVm("hung");
         FakeSandbox sb = sandbox(c);
-        sb.destroysVm = true;
-        c.start("");
         sb.fake.signalsHang = true;
         long t0 = System.nanoTime();
         c.kill("", SIGKILL, false);
@@ -391,15 +397,14 @@ class ContainerTest {
 
     @Test
     void aSigkillOfAnExecThatTheGuestTakesLateNeverKillsTheVm() throws Exception {
-        Container c = create("hung-exec", NO_STDIO, "sleep");
+        Container c = startedAloneInItsVm("hung-exec");
         FakeSandbox sb = sandbox(c);
-        sb.destroysVm = true;
-        c.start("");
         c.exec("e1", spec(false, "sleep"), NO_STDIO);
         c.start("e1");
         sb.fake.signalsHang = true;
         Thread.ofVirtual().start(() -> {
             try {
+                // the answer comes after the init's bound: an exec's kill must wait for it, not kill the VM
                 Thread.sleep(Container.KILL_ANSWER_BOUND.toMillis() + 2000);
             } catch (InterruptedException ignored) {
                 // the test ended

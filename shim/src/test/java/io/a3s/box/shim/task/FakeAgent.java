@@ -251,18 +251,9 @@ final class FakeAgent implements AutoCloseable {
         return StartProcessResponse.newBuilder().setPid(p.pid).build();
     }
 
-    private Empty signalProcess(SignalProcessRequest q, CallContext ctx) throws StatusException {
+    private Empty signalProcess(SignalProcessRequest q, CallContext ctx) throws Exception {
         signals.add(q);
-        while (signalsHang) {
-            if (ctx.isCancelled()) {
-                throw Code.DEADLINE_EXCEEDED.toException("fake agent: caller gave up");
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                throw Code.CANCELLED.toException("fake agent: shut down");
-            }
-        }
+        await(ctx, () -> !signalsHang);
         if (q.getSignal() == 0 || q.getSignal() >= 65) {
             throw Code.INVALID_ARGUMENT.toException("invalid signal %d", q.getSignal());
         }
