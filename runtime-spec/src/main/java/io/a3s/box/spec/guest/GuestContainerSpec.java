@@ -19,6 +19,8 @@ import java.util.Map;
  * @param maskedPaths     paths to hide (a read-only empty tmpfs over a directory, /dev/null over a file)
  * @param readonlyPaths   paths to remount read-only
  * @param namespaces      namespaces to create inside the VM; mount is always among them
+ * @param joins           namespaces of another container of the pod to join instead (at most one per type, and
+ *                        none of a type in {@code namespaces})
  * @param uidMappings     for a user namespace
  * @param gidMappings     for a user namespace
  * @param timeOffsets     for a time namespace
@@ -29,6 +31,7 @@ import java.util.Map;
  * @param cgroup          the container cgroup's limits inside the VM
  * @param vm              host side: sizing hints for the VM
  * @param network         host side: how the VM is networked
+ * @param pod             host side: the Kubernetes pod whose VM the container runs in, or null for a VM of its own
  * @param hostCgroupsPath host side: {@code linux.cgroupsPath}, the host cgroup the VM's processes may be placed in
  * @param warnings        host side: fields not honoured as written, to be logged
  */
@@ -43,6 +46,7 @@ public record GuestContainerSpec(
         List<String> maskedPaths,
         List<String> readonlyPaths,
         List<GuestNamespace> namespaces,
+        List<GuestNamespaceJoin> joins,
         List<GuestIdMapping> uidMappings,
         List<GuestIdMapping> gidMappings,
         List<GuestTimeOffset> timeOffsets,
@@ -52,6 +56,7 @@ public record GuestContainerSpec(
         GuestCgroup cgroup,
         VmSizing vm,
         VmNetwork network,
+        PodMember pod,
         String hostCgroupsPath,
         List<Warning> warnings) {
     public GuestContainerSpec {
@@ -61,6 +66,7 @@ public record GuestContainerSpec(
         maskedPaths = List.copyOf(maskedPaths);
         readonlyPaths = List.copyOf(readonlyPaths);
         namespaces = List.copyOf(namespaces);
+        joins = List.copyOf(joins);
         uidMappings = List.copyOf(uidMappings);
         gidMappings = List.copyOf(gidMappings);
         timeOffsets = List.copyOf(timeOffsets);

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Turns a validated OCI spec into the guest's container spec: a pure function of its arguments (no I/O, no
@@ -48,6 +49,8 @@ public final class SpecMapper {
 
     private static final long MIB = 1024 * 1024;
     private static final long DEFAULT_CPU_PERIOD_US = 100_000;
+    /** {@code /proc/<pid>/ns/<name>}: how CRI names the namespaces of a pod's sandbox to its other containers. */
+    private static final Pattern PROC_NS = Pattern.compile("/proc/(\\d{1,9})/ns/([a-z]+)");
 
     /**
      * Character devices every Linux kernel defines with these numbers, so that a node created in the guest reaches
@@ -107,7 +110,10 @@ public final class SpecMapper {
 
         SpecPath linuxPath = root.field("linux");
         EnumSet<GuestNamespace> namespaces = EnumSet.noneOf(GuestNamespace.class);
-        VmNetwork network = namespaces(linux.namespaces(), linuxPath.field("namespaces"), namespaces, report);
+        List<GuestNamespaceJoin> joins = new ArrayList<>();
+        PodMember pod = PodMember.of(spec.annotations());
+        VmNetwork network = namespaces(linux.namespaces(), linuxPath.field("namespaces"), pod, namespaces, joins,
+                report);
         if (linux.mountLabel() != null && !linux.mountLabel().isEmpty()) {
             report.warn(linuxPath.field("mountLabel"), "the VM's kernel loads no SELinux policy; ignored");
         }
@@ -136,6 +142,7 @@ public final class SpecMapper {
                 ProcessMapping.nonNull(linux.maskedPaths()),
                 ProcessMapping.nonNull(linux.readonlyPaths()),
                 List.copyOf(namespaces),
+                joins,
                 idMappings(linux.uidMappings()),
                 idMappings(linux.gidMappings()),
                 timeOffsets(linux),
@@ -145,6 +152,7 @@ public final class SpecMapper {
                 cgroup,
                 vm,
                 network,
+                pod,
                 emptyToNull(linux.cgroupsPath()),
                 report.warnings());
         report.throwIfRefused();
@@ -209,12 +217,15 @@ public final class SpecMapper {
     }
 
     /**
-     * Namespaces to create in the guest, and the VM's network. Joining a namespace by path means joining a host
-     * namespace, which a process in the VM cannot do; the network namespace is the exception, because the network
-     * is the VM's, and a path there (how CRI hands over a pod's network) says where the VM's interface goes.
+     * Namespaces to create in the guest or to join there, and the VM's network. A path names a namespace of the
+     * host, which a process in the VM cannot join, with two exceptions. The network namespace: the network is the
+     * VM's, and a path there (how CRI hands over a pod's network) says where the VM's interface goes. And, for a
+     * container of a pod ({@link PodMember}), {@code /proc/<pid>/ns/<type>}: the pid is one the shim reported for
+     * a container of the pod, a guest pid, so the path names that process's namespace inside the pod's VM. Outside
+     * a pod the same path is the host's (every VM has its own pids).
      */
-    private static VmNetwork namespaces(List<Namespace> list, SpecPath path, EnumSet<GuestNamespace> out,
-            Report report) {
+    private static VmNetwork namespaces(List<Namespace> list, SpecPath path, PodMember pod, EnumSet<GuestNamespace> out,
+            List<GuestNamespaceJoin> joins, Report report) {
         VmNetwork network = null;
         List<Namespace> given = list != null ? list : List.of();
         for (int i = 0; i < given.size(); i++) {
@@ -222,10 +233,17 @@ public final class SpecMapper {
             if (ns == null || ns.type() == null) {
                 continue;
             }
-            boolean joins = ns.path() != null && !ns.path().isEmpty();
+            boolean byPath = ns.path() != null && !ns.path().isEmpty();
+            var proc = byPath ? PROC_NS.matcher(ns.path()) : null;
+            boolean procPath = proc != null && proc.matches();
             if (ns.type().equals("network")) {
-                network = joins ? new VmNetwork(VmNetwork.Mode.POD_NETNS, ns.path())
-                        : new VmNetwork(VmNetwork.Mode.VM, null);
+                if (!byPath) {
+                    network = new VmNetwork(VmNetwork.Mode.VM, null);
+                } else if (procPath && proc.group(2).equals("net") && pod != null && !pod.isSandbox()) {
+                    network = new VmNetwork(VmNetwork.Mode.POD_VM, null); // the sandbox's network is the VM's
+                } else {
+                    network = new VmNetwork(VmNetwork.Mode.POD_NETNS, ns.path());
+                }
                 continue;
             }
             GuestNamespace guest = switch (ns.type()) {
@@ -238,12 +256,21 @@ public final class SpecMapper {
                 case "time" -> GuestNamespace.TIME;
                 default -> null; // an unknown type is a validation error already
             };
-            if (guest != null && joins) {
-                report.refuse(path.index(i).field("path"), "joining the existing " + ns.type() + " namespace "
-                        + ns.path() + " cannot be honoured: it is a namespace of the host, and the container runs"
-                        + " in a VM");
-            } else if (guest != null) {
+            if (guest == null) {
+                continue;
+            }
+            SpecPath at = path.index(i).field("path");
+            if (!byPath) {
                 out.add(guest);
+            } else if (pod == null || !procPath
+                    || !proc.group(2).equals(guest == GuestNamespace.MOUNT ? "mnt" : guest.ociName())) {
+                report.refuse(at, "joining the existing " + ns.type() + " namespace " + ns.path() + " cannot be"
+                        + " honoured: it is a namespace of the host, and the container runs in a VM");
+            } else if (!EnumSet.of(GuestNamespace.IPC, GuestNamespace.UTS, GuestNamespace.PID).contains(guest)) {
+                report.refuse(at, "joining another container's " + ns.type() + " namespace (" + ns.path()
+                        + ") is not supported: only ipc, uts and pid namespaces are shared inside a VM");
+            } else {
+                joins.add(new GuestNamespaceJoin(guest, Integer.parseInt(proc.group(1)), at.toString()));
             }
         }
         if (network == null) {

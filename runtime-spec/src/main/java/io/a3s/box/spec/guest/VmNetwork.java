@@ -17,6 +17,11 @@ public record VmNetwork(Mode mode, String netnsPath) {
          */
         POD_NETNS,
         /**
+         * The config joins the network namespace of its pod's sandbox ({@code /proc/<pid>/ns/net}): the pod's VM,
+         * whose network the sandbox has.
+         */
+        POD_VM,
+        /**
          * The config shares the host's network ({@code --net-host}), which a VM cannot do: the container gets the
          * VM's network instead, with a warning.
          */

@@ -146,11 +146,63 @@ class MappingRulesTest {
         assertEquals(List.of(
                 "linux.namespaces[0].path: joining the existing ipc namespace /proc/9/ns/ipc cannot be honoured: it is"
                         + " a namespace of the host, and the container runs in a VM",
-                "linux.namespaces[1].path: joining the existing uts namespace /proc/9/ns/uts cannot be honoured: it is"
+                "linux.namespaces[1].path: joining the existing uts namespace /run/uts/x cannot be honoured: it is"
                         + " a namespace of the host, and the container runs in a VM"),
                 refusals(config("\"linux\":{\"namespaces\":[{\"type\":\"ipc\",\"path\":\"/proc/9/ns/ipc\"},"
-                        + "{\"type\":\"uts\",\"path\":\"/proc/9/ns/uts\"},{\"type\":\"pid\"},{\"type\":\"mount\"},"
+                        + "{\"type\":\"uts\",\"path\":\"/run/uts/x\"},{\"type\":\"pid\"},{\"type\":\"mount\"},"
                         + "{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"}]}")));
+    }
+
+    /** What containerd's CRI plugin writes for a container of a pod whose sandbox has guest pid 42. */
+    private static final String POD_CONTAINER_ANNOTATIONS = "\"annotations\":{\"io.kubernetes.cri.container-type\":"
+            + "\"container\",\"io.kubernetes.cri.sandbox-id\":\"sb1\"}";
+
+    @Test
+    void aPodContainerJoinsItsSandboxsNamespacesInTheVm() throws Exception {
+        GuestContainerSpec spec = map(config(POD_CONTAINER_ANNOTATIONS + ",\"linux\":{\"namespaces\":["
+                + "{\"type\":\"mount\"},{\"type\":\"network\",\"path\":\"/proc/42/ns/net\"},"
+                + "{\"type\":\"ipc\",\"path\":\"/proc/42/ns/ipc\"},{\"type\":\"uts\",\"path\":\"/proc/42/ns/uts\"},"
+                + "{\"type\":\"pid\",\"path\":\"/proc/42/ns/pid\"}]}"));
+        assertEquals(new PodMember("sb1", false), spec.pod());
+        assertEquals(List.of(GuestNamespace.MOUNT), spec.namespaces());
+        assertEquals(List.of(new GuestNamespaceJoin(GuestNamespace.IPC, 42, "linux.namespaces[2].path"),
+                new GuestNamespaceJoin(GuestNamespace.UTS, 42, "linux.namespaces[3].path"),
+                new GuestNamespaceJoin(GuestNamespace.PID, 42, "linux.namespaces[4].path")), spec.joins());
+        assertEquals(VmNetwork.Mode.POD_VM, spec.network().mode());
+    }
+
+    @Test
+    void aPodSandboxCreatesItsNamespacesAndKeepsItsNetnsPath() throws Exception {
+        GuestContainerSpec spec = map(config("\"annotations\":{\"io.kubernetes.cri.container-type\":\"sandbox\","
+                + "\"io.kubernetes.cri.sandbox-id\":\"c1\"},\"linux\":{\"namespaces\":[{\"type\":\"mount\"},"
+                + "{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+                + "{\"type\":\"pid\"}]}"));
+        assertEquals(new PodMember("c1", true), spec.pod());
+        assertEquals(List.of(), spec.joins());
+        assertEquals(List.of(GuestNamespace.MOUNT, GuestNamespace.PID, GuestNamespace.UTS, GuestNamespace.IPC),
+                spec.namespaces());
+        assertEquals(new VmNetwork(VmNetwork.Mode.POD_NETNS, "/var/run/netns/cni-1"), spec.network());
+    }
+
+    @Test
+    void aPodContainerJoinsOnlyIpcUtsAndPidAndOnlyThroughProc() {
+        assertEquals(List.of(
+                "linux.namespaces[1].path: joining another container's cgroup namespace (/proc/42/ns/cgroup) is not"
+                        + " supported: only ipc, uts and pid namespaces are shared inside a VM",
+                "linux.namespaces[2].path: joining the existing ipc namespace /proc/42/ns/uts cannot be honoured: it"
+                        + " is a namespace of the host, and the container runs in a VM",
+                "linux.namespaces[3].path: joining the existing uts namespace /var/run/uts/x cannot be honoured: it"
+                        + " is a namespace of the host, and the container runs in a VM"),
+                refusals(config(POD_CONTAINER_ANNOTATIONS + ",\"linux\":{\"namespaces\":[{\"type\":\"mount\"},"
+                        + "{\"type\":\"cgroup\",\"path\":\"/proc/42/ns/cgroup\"},"
+                        + "{\"type\":\"ipc\",\"path\":\"/proc/42/ns/uts\"},"
+                        + "{\"type\":\"uts\",\"path\":\"/var/run/uts/x\"}]}")));
+    }
+
+    @Test
+    void aContainerOutsideAPodIsNoPodMember() throws Exception {
+        assertNull(map(config("")).pod());
+        assertNull(map(config("\"annotations\":{\"io.kubernetes.cri.container-type\":\"container\"}")).pod());
     }
 
     @Test
