@@ -4,11 +4,13 @@
  *
  * Order for a container's first process (the order matters, comments say why):
  *   signals, session, stdio, fds -> [user namespace: wait for the agent's maps, become its root]
- *   -> oom_score_adj, rlimits -> [time namespace with its offsets] -> unshare(mnt, uts, ipc) -> join
- *   cgroup -> scheduler, I/O priority -> unshare(cgroup) -> mounts private -> bind rootfs -> spec mounts
- *   in order (recursive attributes with mount_setattr) -> spec devices -> /dev nodes -> pivot_root
+ *   -> oom_score_adj, rlimits -> [join the ipc, uts namespaces of Namespaces.joins] -> [time namespace with
+ *   its offsets] -> unshare(mnt, uts, ipc) -> join cgroup -> scheduler, I/O priority -> unshare(cgroup)
+ *   -> mounts private -> bind rootfs -> spec mounts in order (recursive attributes with mount_setattr)
+ *   -> spec devices -> /dev nodes -> pivot_root
  *   -> hostname, sysctls -> masked and readonly paths -> readonly rootfs -> root propagation
  *   -> process setup -> park -> seccomp -> execve.
+ * A joined pid namespace is entered by the agent, which forks the child into it.
  * An exec joins the init's cgroup and namespaces (user first) and chroots to its root instead of the
  * mount steps. */
 #include "agent.h"
@@ -654,6 +656,15 @@ static int init_setup(const struct child_args *a)
     const A3s__Guest__V1__ContainerSpec *spec = a->spec;
     const A3s__Guest__V1__Namespaces *ns = spec->namespaces;
     g_cgroup = a->cgroup;
+    /* Namespaces.joins (a pod's sandbox's ipc and uts): before the unshare below, which must still make the
+     * mount namespace private (and never the joined types: their create flags are false). */
+    bool joined_uts = false;
+    for (int i = 0; i < a->n_ns; i++) {
+        bool uts = a->ns_type[i] == CLONE_NEWUTS;
+        if (setns(a->ns_fd[i], a->ns_type[i]) < 0)
+            return fail(errno, "setns", "join the %s namespace of another container", uts ? "uts" : "ipc");
+        joined_uts |= uts;
+    }
     if (ns && ns->time && setup_timens(spec) < 0)
         return -1;
     int flags = CLONE_NEWNS; /* always: pivot_root and the spec mounts need a private mount namespace */
@@ -678,14 +689,17 @@ static int init_setup(const struct child_args *a)
     int r = setup_rootfs(a);
     if (r < 0)
         return r;
+    /* As runc: a hostname needs a UTS namespace of the container's own, created or joined (then it renames
+     * the namespace for everyone in it, as runc does). */
+    bool own_uts = (ns && ns->uts) || joined_uts;
     if (spec->hostname && spec->hostname[0]) {
-        if (!(ns && ns->uts))
+        if (!own_uts)
             return fail(EINVAL, "sethostname", "a hostname needs a private UTS namespace");
         if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
             return fail(errno, "sethostname", "hostname `%s`", spec->hostname);
     }
     if (spec->domainname && spec->domainname[0]) {
-        if (!(ns && ns->uts))
+        if (!own_uts)
             return fail(EINVAL, "setdomainname", "a domainname needs a private UTS namespace");
         if (setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
             return fail(errno, "setdomainname", "domainname `%s`", spec->domainname);

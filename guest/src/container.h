@@ -26,11 +26,12 @@ struct child_args {
     bool has_personality;                        /* personality(2) before execve, init and execs */
     unsigned long personality;
     const char *pty_slave_path;                  /* bound onto /dev/console (init with a /dev tmpfs) */
-    /* exec only: namespaces of the container init to join (in this order, user first), and its root */
+    /* Namespaces to join, in this order. An exec: the container init's (user first). A container's first
+     * process: those of ContainerSpec.namespaces.joins other than pid (ipc, uts), joined before its unshare. */
     int ns_fd[CHILD_MAX_NS];
     int ns_type[CHILD_MAX_NS];
     int n_ns;
-    int root_fd;
+    int root_fd;                                 /* exec only: the init's root */
     uint64_t trace_t0;                           /* a3s.trace: when the agent got the call */
 };
 

@@ -196,6 +196,28 @@ static int userns_prepare(struct process *p, pid_t pid, const A3s__Guest__V1__Co
     return 0;
 }
 
+/* The process a Namespaces.join names: a live process of a container of this agent, set up (its namespaces
+ * are final once it parked), not one being torn down. NULL otherwise; *why says which. */
+static struct process *join_target(uint32_t pid, const char **why)
+{
+    *why = "not a process of a container in this VM";
+    for (struct container *c = A.containers; c; c = c->next)
+        for (struct process *p = c->procs; p; p = p->next) {
+            if (pid == 0 || p->pid != (pid_t)pid || p->state == P_EXITED)
+                continue;
+            if (c->destroying || p->setup_failed) {
+                *why = c->destroying ? "its container is being destroyed" : "its setup failed";
+                return NULL;
+            }
+            if (p->state == P_CREATING) {
+                *why = "the process is still being set up";
+                return NULL;
+            }
+            return p;
+        }
+    return NULL;
+}
+
 #define SPAWN_FAIL(e, o, ...) do { snprintf(err, errlen, __VA_ARGS__); snprintf(op, oplen, "%s", o); \
                                    r = (e); goto out; } while (0)
 
@@ -222,6 +244,7 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
     int slave = -1, pidns = -1;
     char slave_path[64] = "";
     bool pidns_changed = false;
+    uint32_t join_pid = 0; /* the pid whose pid namespace a container's first process joins */
     int r = 0;
 
     for (int i = 0; i < CHILD_MAX_NS; i++)
@@ -279,6 +302,36 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
             SPAWN_FAIL(-errno, "open", "open %s: %s", root, strerror(errno));
     }
 
+    for (size_t i = 0; a.is_init && spec->namespaces && i < spec->namespaces->n_joins; i++) {
+        /* Namespaces.joins (validated by the caller: ipc, uts or pid, once each, never with a new user namespace).
+         * Opened by the agent: the pid is one it answered, in its own pid namespace. ipc and uts are joined by
+         * the child before its unshare, pid by the agent around the fork, as for an exec. */
+        const A3s__Guest__V1__NamespaceJoin *j = spec->namespaces->joins[i];
+        int type = strcmp(j->type, "ipc") == 0 ? CLONE_NEWIPC : strcmp(j->type, "uts") == 0 ? CLONE_NEWUTS
+                   : strcmp(j->type, "pid") == 0 ? CLONE_NEWPID : 0;
+        if (!type || a.userns_init || a.n_ns >= 2 || (type == CLONE_NEWPID && join_pid))
+            SPAWN_FAIL(-EINVAL, "setns", "join the `%s` namespace of pid %u: not supported", j->type, j->pid);
+        const char *why;
+        struct process *t = join_target(j->pid, &why);
+        if (!t)
+            SPAWN_FAIL(-ESRCH, "setns", "join the %s namespace of pid %u: %s", j->type, j->pid, why);
+        int fd;
+        r = open_ns(t->pid, j->type, &fd);
+        if (r < 0)
+            SPAWN_FAIL(r, "open", "join the %s namespace of pid %u (container `%s`): open /proc/%u/ns/%s: %s",
+                       j->type, j->pid, t->c->id, j->pid, j->type, strerror(-r));
+        if (type == CLONE_NEWPID)
+            join_pid = j->pid;
+        if (fd < 0)
+            continue; /* the agent's own, which the child is in already */
+        if (type == CLONE_NEWPID) {
+            pidns = fd;
+        } else {
+            a.ns_fd[a.n_ns] = fd;
+            a.ns_type[a.n_ns++] = type;
+        }
+    }
+
     pid_t pid;
     if (a.userns_init) {
         /* clone, not unshare + fork: namespaces created with CLONE_NEWUSER in one call are owned by the new
@@ -318,9 +371,12 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
             SPAWN_FAIL(-errno, "unshare", "unshare(CLONE_NEWPID): %s", strerror(errno));
         pidns_changed = true;
     } else if (pidns >= 0) {
-        if (setns(pidns, CLONE_NEWPID) < 0)
+        if (setns(pidns, CLONE_NEWPID) < 0) {
+            if (join_pid)
+                SPAWN_FAIL(-errno, "setns", "join the pid namespace of pid %u: %s", join_pid, strerror(errno));
             SPAWN_FAIL(-errno, "setns", "setns into the pid namespace of container `%s`: %s", c->id,
                        strerror(errno));
+        }
         pidns_changed = true;
     }
 
@@ -330,6 +386,8 @@ int proc_spawn(struct process *p, const A3s__Guest__V1__ContainerSpec *spec,
     int fork_errno = errno;
     if (pidns_changed && setns(A.own_pidns_fd, CLONE_NEWPID) < 0)
         log_error("restoring the agent's pid namespace for children: %s", strerror(errno));
+    if (pid < 0 && join_pid) /* ENOMEM: that namespace's init has exited */
+        SPAWN_FAIL(-fork_errno, "fork", "fork into the pid namespace of pid %u: %s", join_pid, strerror(fork_errno));
     if (pid < 0)
         SPAWN_FAIL(-fork_errno, "fork", "fork: %s", strerror(fork_errno));
 

@@ -203,6 +203,39 @@ static bool validate_container(struct rctx *r, const char *id, const A3s__Guest_
         ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: uid/gid mappings need a user namespace", id);
         return false;
     }
+    /* Namespaces.joins: which process they name is checked by proc_spawn, which opens its namespaces. */
+    bool joined[3] = { false, false, false };
+    for (size_t i = 0; ns && i < ns->n_joins; i++) {
+        const char *type = ns->joins[i]->type ? ns->joins[i]->type : "";
+        static const char *const types[] = { "ipc", "uts", "pid" };
+        size_t k = 0;
+        while (k < ARRAY_SIZE(types) && strcmp(types[k], type) != 0)
+            k++;
+        if (k == ARRAY_SIZE(types)) {
+            ERR(r, CODE_INVALID_ARGUMENT, EINVAL, "setns", "container `%s`: cannot join the `%s` namespace of another"
+                " container: only ipc, uts and pid namespaces are joined", id, type);
+            return false;
+        }
+        bool creates = k == 0 ? ns->ipc : k == 1 ? ns->uts : ns->pid;
+        if (creates) {
+            ERR(r, CODE_INVALID_ARGUMENT, EINVAL, "setns", "container `%s`: both creates and joins the %s namespace",
+                id, type);
+            return false;
+        }
+        if (joined[k]) {
+            ERR(r, CODE_INVALID_ARGUMENT, EINVAL, "setns", "container `%s`: joins the %s namespace more than once",
+                id, type);
+            return false;
+        }
+        joined[k] = true;
+        /* A new user namespace would own the container's other new namespaces but not the joined ones, and its
+         * child, born in it without the VM's privileges, could not join them. */
+        if (userns) {
+            ERR(r, CODE_INVALID_ARGUMENT, EINVAL, "setns", "container `%s`: joining namespaces together with a new"
+                " user namespace is not supported", id);
+            return false;
+        }
+    }
     if (spec->n_time_offsets && !(ns && ns->time)) {
         ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "container `%s`: time offsets need a time namespace", id);
         return false;

@@ -23,6 +23,8 @@
  *       --device TYPE:MAJOR:MINOR:PATH[:MODE[:UID:GID]] --rootfs-propagation P --sysctl K=V
  *       --dev-rule allow|deny:TYPE[:MAJOR:MINOR[:ACCESS]] ("*" = any) --hugetlb SIZE:BYTES
  *       --cpu-idle N --cpu-burst USEC --no-cgroupns
+ *       --join-ns TYPE:PID (Namespaces.joins; clears the create flag of TYPE, as a host does; repeatable)
+ *       --keep-ns-flags (--join-ns leaves the create flags set: to test the agent's refusal)
  * Exit: the process's status for run/exec; 0 for other commands; 125 when the agent answered an error. */
 #include "log.h"
 #include "pb.h"
@@ -335,7 +337,9 @@ struct opts {
     char *hugetlb[4];
     size_t n_hugetlb;
     int64_t cpu_idle, cpu_burst;
-    bool has_cpu_idle, has_cpu_burst, no_cgroupns;
+    bool has_cpu_idle, has_cpu_burst, no_cgroupns, keep_ns_flags;
+    char *joins[4];
+    size_t n_joins;
     const char *seccomp_deny;
     int64_t memory;
     uint32_t uid, gid;
@@ -375,7 +379,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         { "rootfs-propagation", required_argument, NULL, 7 }, { "dev-rule", required_argument, NULL, 8 },
         { "sysctl", required_argument, NULL, 9 }, { "hugetlb", required_argument, NULL, 10 },
         { "cpu-idle", required_argument, NULL, 11 }, { "cpu-burst", required_argument, NULL, 12 },
-        { "no-cgroupns", no_argument, NULL, 13 }, { "path-skip", required_argument, NULL, 14 }, { 0 },
+        { "no-cgroupns", no_argument, NULL, 13 }, { "path-skip", required_argument, NULL, 14 },
+        { "join-ns", required_argument, NULL, 15 }, { "keep-ns-flags", no_argument, NULL, 16 }, { 0 },
     };
     memset(o, 0, sizeof(*o));
     o->n = 1;
@@ -421,6 +426,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 11: o->cpu_idle = strtoll(optarg, NULL, 10); o->has_cpu_idle = true; break;
         case 12: o->cpu_burst = strtoll(optarg, NULL, 10); o->has_cpu_burst = true; break;
         case 13: o->no_cgroupns = true; break;
+        case 15: if (o->n_joins < ARRAY_SIZE(o->joins)) o->joins[o->n_joins++] = optarg; break;
+        case 16: o->keep_ns_flags = true; break;
         default: die("bad option");
         }
     }
@@ -643,6 +650,27 @@ static A3s__Guest__V1__ContainerSpec *make_spec(const struct opts *o)
     a3s__guest__v1__namespaces__init(ns);
     ns->mount = ns->pid = ns->uts = ns->ipc = ns->cgroup = true;
     ns->cgroup = !o->no_cgroupns;
+    ns->n_joins = o->n_joins;
+    ns->joins = xcalloc(o->n_joins + 1, sizeof(*ns->joins));
+    for (size_t i = 0; i < o->n_joins; i++) {
+        A3s__Guest__V1__NamespaceJoin *j = xcalloc(1, sizeof(*j));
+        a3s__guest__v1__namespace_join__init(j);
+        char *colon = strrchr(o->joins[i], ':');
+        if (!colon || !colon[1])
+            die("bad --join-ns `%s`", o->joins[i]);
+        j->type = xstrdup(o->joins[i]);
+        j->type[colon - o->joins[i]] = '\0';
+        j->pid = (uint32_t)strtoul(colon + 1, NULL, 10);
+        if (!o->keep_ns_flags) {
+            if (strcmp(j->type, "ipc") == 0)
+                ns->ipc = false;
+            else if (strcmp(j->type, "uts") == 0)
+                ns->uts = false;
+            else if (strcmp(j->type, "pid") == 0)
+                ns->pid = false;
+        }
+        ns->joins[i] = j;
+    }
     s->namespaces = ns;
     s->process = make_process(o);
     s->resources = make_resources(o);

@@ -358,6 +358,89 @@ t_namespaces_and_mounts() {
     expect_eq "$out" "$(printf '1\na3s\n0\n0\nro-sys\ntmp-rw')"
 }
 
+# A pod: container B joins the ipc and uts namespaces of container A (the sandbox) by A's pid, as the host
+# sends it (the pid CreateContainer answered). B's first process and its execs are in them; B's mount
+# namespace is still its own.
+t_join_ipc_uts() {
+    local apid probe='for n in ipc uts mnt; do readlink /proc/self/ns/$n; done; hostname'
+    apid=$(ctl create --id poda --hostname podA --rootfs "$ROOTFS" -- sleep 1000) && ctl start --id poda || return 1
+    local a b bx plain bad=0
+    a=$(ctl exec --id poda -- sh -c "$probe")
+    b=$(run --id podb1 --hostname '' --join-ns "ipc:$apid" --join-ns "uts:$apid" -- sh -c "$probe")
+    ctl create --id podb --hostname '' --join-ns "ipc:$apid" --join-ns "uts:$apid" --rootfs "$ROOTFS" -- sleep 1000 >/dev/null &&
+        ctl start --id podb || bad=1
+    bx=$(ctl exec --id podb -- sh -c "$probe")
+    plain=$(run -- sh -c "$probe")
+    # as runc: a hostname in a joined uts namespace renames it, for A too
+    run --id podb2 --hostname other --join-ns "uts:$apid" -- true >/dev/null || bad=1
+    local renamed
+    renamed=$(ctl exec --id poda -- hostname)
+    ctl destroy --id podb; ctl destroy --id poda
+    [ "$bad" = 0 ] || return 1
+    expect_eq "$(echo $a | cut -d' ' -f4)" podA "A's hostname" || return 1
+    expect_eq "$(echo $b | cut -d' ' -f1,2,4)" "$(echo $a | cut -d' ' -f1,2,4)" "B's ipc, uts and hostname" || return 1
+    expect_eq "$(echo $bx | cut -d' ' -f1,2,4)" "$(echo $a | cut -d' ' -f1,2,4)" "an exec in B" || return 1
+    [ "$(echo $b | cut -d' ' -f3)" != "$(echo $a | cut -d' ' -f3)" ] || fail "B shares A's mount namespace: $b" || return 1
+    [ "$(echo $plain | cut -d' ' -f1)" != "$(echo $a | cut -d' ' -f1)" ] || fail "a container without joins shares A's ipc: $plain" || return 1
+    expect_eq "$renamed" other "A's hostname after B set one in the joined uts namespace"
+}
+
+# Shared process namespace: B joins A's pid namespace and sees A's process (A's pid 1), as does an exec in
+# B; A sees B's. The namespace dies with A's init, and B's processes with it.
+t_join_pid() {
+    local apid out rc
+    apid=$(ctl create --id pida --rootfs "$ROOTFS" -- sleep 1000) && ctl start --id pida || return 1
+    out=$(run --id pidb1 --join-ns "pid:$apid" -- sh -c 'tr "\0" " " < /proc/1/cmdline; echo; [ $$ != 1 ] && echo not-pid-1; ps | grep -c "[s]leep 1000"')
+    expect_eq "$out" "$(printf 'sleep 1000 \nnot-pid-1\n1')" "B's first process" || { ctl destroy --id pida; return 1; }
+    ctl create --id pidb --join-ns "pid:$apid" --rootfs "$ROOTFS" -- sleep 1001 >/dev/null && ctl start --id pidb ||
+        { ctl destroy --id pida; return 1; }
+    out=$(ctl exec --id pidb -- sh -c 'tr "\0" " " < /proc/1/cmdline; echo; ps | grep -c "[s]leep 100[01]"')
+    expect_eq "$out" "$(printf 'sleep 1000 \n2')" "an exec in B" || { ctl destroy --id pidb; ctl destroy --id pida; return 1; }
+    out=$(ctl exec --id pida -- sh -c 'ps | grep -c "[s]leep 1001"')
+    expect_eq "$out" 1 "A sees B's process" || { ctl destroy --id pidb; ctl destroy --id pida; return 1; }
+    ctl destroy --id pida || return 1
+    ctl wait --id pidb >/dev/null; rc=$?
+    ctl destroy --id pidb
+    expect_eq "$rc" 137 "B after A's init died"
+}
+
+# Joins the agent refuses: an unknown pid (the create fails and leaves nothing: the id is free again), a
+# process that exited, a type other than ipc/uts/pid, a type both created and joined or joined twice, joins
+# with a new user namespace.
+t_join_errors() {
+    local apid xpid fds0 bad=0
+    [ "$VM" = 0 ] && fds0=$(fds)
+    ctl create --id jbad --join-ns ipc:999999 --rootfs "$ROOTFS" -- true >/dev/null 2>"$WORK/err"
+    grep -q 'code 2: create container `jbad`: join the ipc namespace of pid 999999: not a process of a container in this VM (errno 3, op setns)' "$WORK/err" ||
+        fail "unknown pid: $(cat "$WORK/err")" || return 1
+    if [ "$VM" = 0 ]; then expect_eq "$(fds)" "$fds0" "descriptors of the agent after the failed create" || return 1; fi
+    ctl create --id jbad --rootfs "$ROOTFS" -- true >/dev/null || fail "id not free after a failed create" || return 1
+    ctl destroy --id jbad
+    apid=$(ctl create --id jsrc --rootfs "$ROOTFS" -- sleep 1000) && ctl start --id jsrc || return 1
+    xpid=$(ctl create --id jgone --rootfs "$ROOTFS" -- true) && ctl start --id jgone && ctl wait --id jgone >/dev/null
+    ctl create --id jbad --join-ns "uts:$xpid" --rootfs "$ROOTFS" -- true >/dev/null 2>"$WORK/err"
+    grep -q "join the uts namespace of pid $xpid: not a process of a container in this VM (errno 3, op setns)" "$WORK/err" ||
+        { echo "    exited process: $(cat "$WORK/err")"; bad=1; }
+    local t
+    for t in net mnt; do
+        ctl create --id jbad --join-ns "$t:$apid" --rootfs "$ROOTFS" -- true >/dev/null 2>"$WORK/err"
+        grep -q "code 3: container \`jbad\`: cannot join the \`$t\` namespace of another container: only ipc, uts and pid namespaces are joined (errno 22, op setns)" "$WORK/err" ||
+            { echo "    $t: $(cat "$WORK/err")"; bad=1; }
+    done
+    ctl create --id jbad --keep-ns-flags --join-ns "ipc:$apid" --rootfs "$ROOTFS" -- true >/dev/null 2>"$WORK/err"
+    grep -q 'code 3: container `jbad`: both creates and joins the ipc namespace (errno 22, op setns)' "$WORK/err" ||
+        { echo "    create and join: $(cat "$WORK/err")"; bad=1; }
+    ctl create --id jbad --join-ns "pid:$apid" --join-ns "pid:$apid" --rootfs "$ROOTFS" -- true >/dev/null 2>"$WORK/err"
+    grep -q 'code 3: container `jbad`: joins the pid namespace more than once' "$WORK/err" ||
+        { echo "    joined twice: $(cat "$WORK/err")"; bad=1; }
+    ctl create --id jbad --userns 0:100000:65536 --join-ns "ipc:$apid" --rootfs "$ROOTFS" -- true >/dev/null 2>"$WORK/err"
+    grep -q 'code 3: container `jbad`: joining namespaces together with a new user namespace is not supported' "$WORK/err" ||
+        { echo "    user namespace: $(cat "$WORK/err")"; bad=1; }
+    ctl create --id jbad --rootfs "$ROOTFS" -- true >/dev/null || { echo "    id not free at the end"; bad=1; }
+    ctl destroy --id jbad; ctl destroy --id jgone; ctl destroy --id jsrc
+    return $bad
+}
+
 t_readonly_rootfs() {
     local out
     out=$(run --readonly -- sh -c 'touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/y && echo tmp-ok') || return 1
@@ -644,7 +727,8 @@ t_no_fd_leak() {
 
 ALL_TESTS="hello echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
-pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process namespaces_and_mounts readonly_rootfs bind_mount
+pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process namespaces_and_mounts
+join_ipc_uts join_pid join_errors readonly_rootfs bind_mount
 share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
 containers_survive_reconnect pending_calls_across_reconnect no_fd_leak"
