@@ -8,6 +8,7 @@ import io.a3s.box.guest.v1.DeviceRule;
 import io.a3s.box.guest.v1.IdMapping;
 import io.a3s.box.guest.v1.IoPriority;
 import io.a3s.box.guest.v1.Mount;
+import io.a3s.box.guest.v1.NamespaceJoin;
 import io.a3s.box.guest.v1.Namespaces;
 import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.guest.v1.Rlimit;
@@ -25,6 +26,7 @@ import io.a3s.box.spec.guest.GuestIdMapping;
 import io.a3s.box.spec.guest.GuestIoPriority;
 import io.a3s.box.spec.guest.GuestMount;
 import io.a3s.box.spec.guest.GuestNamespace;
+import io.a3s.box.spec.guest.GuestNamespaceJoin;
 import io.a3s.box.spec.guest.GuestProcessSpec;
 import io.a3s.box.spec.guest.GuestRlimit;
 import io.a3s.box.spec.guest.GuestScheduler;
@@ -34,6 +36,7 @@ import io.a3s.box.spec.guest.MountFlag;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The runtime-spec module's guest spec (pure Java records) as the guest protocol's messages. The mapping
@@ -52,7 +55,7 @@ public final class GuestSpecs {
                 .putAllSysctls(s.sysctls())
                 .addAllMaskedPaths(s.maskedPaths())
                 .addAllReadonlyPaths(s.readonlyPaths())
-                .setNamespaces(namespaces(s.namespaces()))
+                .setNamespaces(namespaces(s.namespaces(), s.joins()))
                 .setProcess(process(s.process()))
                 .setPersonality(nz(s.personality()))
                 .setRootfsPropagation(nz(s.root().propagation()));
@@ -278,7 +281,7 @@ public final class GuestSpecs {
         };
     }
 
-    static Namespaces namespaces(List<GuestNamespace> ns) {
+    static Namespaces namespaces(List<GuestNamespace> ns, List<GuestNamespaceJoin> joins) {
         return Namespaces.newBuilder()
                 .setMount(ns.contains(GuestNamespace.MOUNT))
                 .setPid(ns.contains(GuestNamespace.PID))
@@ -287,7 +290,27 @@ public final class GuestSpecs {
                 .setCgroup(ns.contains(GuestNamespace.CGROUP))
                 .setUser(ns.contains(GuestNamespace.USER))
                 .setTime(ns.contains(GuestNamespace.TIME))
+                .addAllJoins(joins.stream().map(j -> NamespaceJoin.newBuilder().setType(j.type().ociName())
+                        .setPid(j.pid()).build()).toList())
                 .build();
+    }
+
+    /**
+     * The spec with guest paths of exported sources replaced ({@code renamed}: from the path the mapping chose to
+     * the export the VM already has of the same source).
+     */
+    static ContainerSpec withSources(ContainerSpec spec, Map<String, String> renamed) {
+        if (renamed.isEmpty()) {
+            return spec;
+        }
+        ContainerSpec.Builder b = spec.toBuilder().setRootfs(renamed.getOrDefault(spec.getRootfs(), spec.getRootfs()));
+        for (int i = 0; i < b.getMountsCount(); i++) {
+            Mount m = b.getMounts(i);
+            if (renamed.containsKey(m.getSource())) {
+                b.setMounts(i, m.toBuilder().setSource(renamed.get(m.getSource())));
+            }
+        }
+        return b.build();
     }
 
     static Capabilities capabilities(GuestCapabilities c) {

@@ -2,7 +2,6 @@ package io.a3s.box.shim.daemon;
 
 import io.a3s.box.shim.guest.AgentClient;
 import io.a3s.box.shim.pool.Lease;
-import io.a3s.box.shim.pool.VmProvider;
 import io.a3s.box.shim.sys.Linux;
 import io.a3s.box.shim.task.Sandbox;
 import org.slf4j.Logger;
@@ -17,30 +16,30 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A leased VM with what Create put into it: the container's rootfs and bind-mount sources mounted under the
- * VM's share directory, and (maybe) the rootfs mounted at {@code <bundle>/rootfs}. {@link #release} undoes
- * all of it, in reverse order, and removes the task record.
+ * One container's hold on a leased VM (its own, or its pod's), with what Create put into it: the container's rootfs
+ * and bind-mount sources exported under the VM's share directories, and (maybe) the rootfs mounted at
+ * {@code <bundle>/rootfs}. {@link #release} undoes all of it, in reverse order, removes the task record, and
+ * leaves the VM, which goes back to the pool (destroyed) with its last container.
  */
 final class VmSandbox implements Sandbox {
     private static final Logger log = LoggerFactory.getLogger(VmSandbox.class);
 
+    private final SharedVm shared;
     private final Lease lease;
-    private final VmProvider vms;
-    private final List<Path> shareMounts;
+    private final List<VmExports.Export> exports;
     private final Path rootfsMount;
     private final Path taskFile;
     private final Runnable onRelease;
     private final AtomicBoolean released = new AtomicBoolean();
 
     /**
-     * @param shareMounts mount points under the share directory, in the order they were mounted
+     * @param exports     this container's exports into the VM, in the order they were made
      * @param rootfsMount {@code <bundle>/rootfs} if this task mounted it, else null
      */
-    VmSandbox(Lease lease, VmProvider vms, List<Path> shareMounts, Path rootfsMount, Path taskFile,
-              Runnable onRelease) {
-        this.lease = lease;
-        this.vms = vms;
-        this.shareMounts = List.copyOf(shareMounts);
+    VmSandbox(SharedVm shared, List<VmExports.Export> exports, Path rootfsMount, Path taskFile, Runnable onRelease) {
+        this.shared = shared;
+        this.lease = shared.lease();
+        this.exports = List.copyOf(exports);
         this.rootfsMount = rootfsMount;
         this.taskFile = taskFile;
         this.onRelease = onRelease;
@@ -61,10 +60,10 @@ final class VmSandbox implements Sandbox {
         return lease.vm().onExit();
     }
 
-    /** One container per VM, and a VM that ran a workload is never reused. */
+    /** A lone container's VM goes with it (a VM that ran a workload is never reused); a pod's, with its last. */
     @Override
     public boolean releaseDestroysVm() {
-        return true;
+        return !shared.isPod();
     }
 
     @Override
@@ -79,11 +78,9 @@ final class VmSandbox implements Sandbox {
             return;
         }
         long t0 = System.nanoTime();
-        List<Path> reversed = new ArrayList<>(shareMounts);
-        java.util.Collections.reverse(reversed);
-        reversed.forEach(VmSandbox::detach);
+        unbind(shared, exports);
         long t1 = System.nanoTime();
-        vms.release(lease);
+        shared.leave();
         long t2 = System.nanoTime();
         if (rootfsMount != null) {
             detach(rootfsMount);
@@ -97,6 +94,13 @@ final class VmSandbox implements Sandbox {
         onRelease.run();
         log.debug("vm {} released: shares {} us, pool {} us, rootfs {} us, record {} us", lease.vm().id(),
                 (t1 - t0) / 1000, (t2 - t1) / 1000, (t3 - t2) / 1000, (System.nanoTime() - t3) / 1000);
+    }
+
+    /** Drops exports, newest first. */
+    static void unbind(SharedVm shared, List<VmExports.Export> exports) {
+        List<VmExports.Export> reversed = new ArrayList<>(exports);
+        java.util.Collections.reverse(reversed);
+        reversed.forEach(shared.exports()::unbind);
     }
 
     /** Lazy unmount: the mount goes away once nothing uses it, so a busy mount never blocks teardown. */

@@ -2,6 +2,7 @@ package io.a3s.box.shim.daemon;
 
 import io.a3s.box.containerd.task.CreateTaskRequest;
 import io.a3s.box.guest.v1.CreateContainerRequest;
+import io.a3s.box.guest.v1.ContainerRequest;
 import io.a3s.box.guest.v1.ContainerSpec;
 import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.shim.Layout;
@@ -9,13 +10,14 @@ import io.a3s.box.shim.events.EventBus;
 import io.a3s.box.shim.pool.Lease;
 import io.a3s.box.shim.pool.VmProvider;
 import io.a3s.box.shim.stdio.StdioPaths;
-import io.a3s.box.shim.sys.Linux;
 import io.a3s.box.shim.task.Container;
 import io.a3s.box.shim.task.TaskFactory;
 import io.a3s.box.shim.vm.VmConfig;
 import io.a3s.box.shim.vm.VmInstance;
 import io.a3s.box.spec.SpecException;
 import io.a3s.box.spec.guest.GuestContainerSpec;
+import io.a3s.box.spec.guest.GuestNamespaceJoin;
+import io.a3s.box.spec.guest.PodMember;
 import io.a3s.box.spec.guest.ShareBind;
 import io.a3s.box.spec.guest.SpecMapper;
 import io.a3s.box.spec.guest.Warning;
@@ -28,12 +30,13 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -52,6 +55,7 @@ final class VmTaskFactory implements TaskFactory {
     private final OciSpecConverter specs;
     private final EventBus events;
     private final Clock clock;
+    private final Pods pods = new Pods();
 
     VmTaskFactory(Layout layout, VmProvider vms, VmConfig defaultVm, OciSpecConverter specs, EventBus events,
                   Clock clock) {
@@ -72,23 +76,42 @@ final class VmTaskFactory implements TaskFactory {
         long tSpec = System.nanoTime();
         Path rootfs = bundle.resolve("rootfs");
         Path taskFile = layout.taskFile(namespace, id);
-        List<Path> shareMounts = new ArrayList<>();
+        PodMember pod = spec.pod();
+        boolean joinsPod = pod != null && !pod.isSandbox();
+        List<VmExports.Export> exports = new ArrayList<>();
         boolean rootfsMounted = false;
-        Lease lease = null;
-        // The lease (a round trip to the pool and the attach) overlaps with the rootfs mount: neither needs the other.
-        PendingLease pending = PendingLease.start(vms, vmFor(spec), "task " + namespace + "/" + id);
+        SharedVm shared = null;
+        boolean registered = false;
+        Integer pid = null;
+        boolean handedOver = false;
+        // A pod's container runs in the VM of the pod's sandbox; anything else leases one. The lease (a round trip
+        // to the pool and the attach) overlaps with the rootfs mount: neither needs the other.
+        PendingLease pending = joinsPod ? null : PendingLease.start(vms, vmFor(spec), "task " + namespace + "/" + id);
         try {
+            if (joinsPod) {
+                shared = pods.join(pod.sandboxId(), id);
+                warnIfBigger(id, spec, shared);
+            }
             rootfsMounted = RootfsMounts.mount(req.getRootfsList(), rootfs);
             TaskRecord record = new TaskRecord(namespace, id, bundle.toString(), rootfsMounted, "", "");
             record.write(taskFile);
 
             long tMount = System.nanoTime();
-            lease = pending.join();
+            if (!joinsPod) {
+                shared = new SharedVm(pending.join(), vms, pod != null ? pod.sandboxId() : null);
+            }
+            checkJoins(spec, shared);
+            Lease lease = shared.lease();
             long tLease = System.nanoTime();
             VmInstance vm = lease.vm();
             record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
+            Map<String, String> renamed = new HashMap<>();
             for (ShareBind share : spec.shares()) {
-                shareMounts.add(bindIntoShare(vm, share));
+                VmExports.Export export = shared.exports().bind(share);
+                exports.add(export);
+                if (!export.guestPath().equals(share.guestPath())) {
+                    renamed.put(share.guestPath(), export.guestPath());
+                }
             }
 
             ContainerSpec guestSpec = GuestSpecs.toProto(spec);
@@ -98,18 +121,33 @@ final class VmTaskFactory implements TaskFactory {
             }
             guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
                     .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
-            guestSpec = withHostLookups(guestSpec, spec);
+            guestSpec = GuestSpecs.withSources(withHostLookups(guestSpec, spec), renamed);
             long tShare = System.nanoTime();
-            int pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
+            pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
                     .setSpec(guestSpec).build(), GUEST_CREATE_DEADLINE).getPid();
+            shared.addInit(pid, id);
             long tGuest = System.nanoTime();
-            log.info("create task {}: {} ms (spec {}, rootfs {}, lease {} {}, share {}, guest {})", id,
-                    ms(tGuest - t0), ms(tSpec - t0), ms(tMount - tSpec), lease.warm() ? "warm" : "COLD",
+            log.info("create task {}: {} ms (spec {}, rootfs {}, {} {} {}, share {}, guest {})", id,
+                    ms(tGuest - t0), ms(tSpec - t0), ms(tMount - tSpec),
+                    joinsPod ? "pod" : "lease", joinsPod ? pod.sandboxId() : lease.warm() ? "warm" : "COLD",
                     ms(tLease - tMount), ms(tShare - tLease), ms(tGuest - tShare));
 
-            VmSandbox sandbox = new VmSandbox(lease, vms, shareMounts, rootfsMounted ? rootfs : null, taskFile,
-                    () -> specs.forget(id));
+            if (pod != null && pod.isSandbox()) {
+                pods.register(shared);
+                registered = true;
+            }
+            SharedVm vmOfTask = shared;
+            int guestPid = pid;
+            boolean sandboxOfPod = registered;
+            VmSandbox sandbox = new VmSandbox(shared, exports, rootfsMounted ? rootfs : null, taskFile, () -> {
+                specs.forget(id);
+                vmOfTask.removeInit(guestPid);
+                if (sandboxOfPod) {
+                    pods.forget(vmOfTask);
+                }
+            });
             specs.remember(id, spec);
+            handedOver = true; // from here on, the sandbox's release undoes everything
             try {
                 return new Container(namespace, id, bundle.toString(), pid,
                         new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal()),
@@ -119,13 +157,20 @@ final class VmTaskFactory implements TaskFactory {
                 throw e;
             }
         } catch (StatusException | IOException | RuntimeException e) {
+            if (handedOver) {
+                throw e instanceof StatusException se ? se : Code.INTERNAL.toException("create task %s: %s", id, e);
+            }
             // undo, newest first
-            List<Path> reversed = new ArrayList<>(shareMounts);
-            java.util.Collections.reverse(reversed);
-            reversed.forEach(VmSandbox::detach);
-            if (lease != null) {
-                vms.release(lease);
-            } else {
+            if (registered) {
+                pods.forget(shared);
+            }
+            if (shared != null) {
+                if (pid != null && shared.isPod()) {
+                    forgetInGuest(shared, id, pid);
+                }
+                VmSandbox.unbind(shared, exports);
+                shared.leave();
+            } else if (pending != null) {
                 pending.abandon();
             }
             if (rootfsMounted) {
@@ -140,6 +185,40 @@ final class VmTaskFactory implements TaskFactory {
                 throw se.status().withContext("create task " + id).asException();
             }
             throw Code.INTERNAL.toException("create task %s: %s", id, e.getMessage());
+        }
+    }
+
+    /**
+     * Checks the namespaces to join against the VM: each pid must be the first process of a container in this pod's
+     * VM (CRI names the sandbox's; a debug container names its target's), never the agent or a stranger.
+     */
+    private static void checkJoins(GuestContainerSpec spec, SharedVm shared) throws StatusException {
+        for (GuestNamespaceJoin join : spec.joins()) {
+            if (shared.containerOf(join.pid()) == null) {
+                throw Code.INVALID_ARGUMENT.toException("%s: process %d is not the first process of a container of"
+                        + " pod %s (pids here are the VM's)", join.specPath(), join.pid(), shared.podId());
+            }
+        }
+    }
+
+    /** A container created in a pod's VM whose create failed after the guest made it: the VM stays, so remove it. */
+    private static void forgetInGuest(SharedVm shared, String id, int pid) {
+        shared.removeInit(pid);
+        try {
+            shared.lease().vm().agent().destroyContainer(ContainerRequest.newBuilder().setContainerId(id).build(),
+                    GUEST_CREATE_DEADLINE);
+        } catch (StatusException | RuntimeException e) {
+            log.warn("task {}: destroy in pod {}'s vm after a failed create: {}", id, shared.podId(), e.getMessage());
+        }
+    }
+
+    /** A pod's VM is sized by its sandbox: a container asking for more gets its cgroup limits, not a bigger VM. */
+    private void warnIfBigger(String id, GuestContainerSpec spec, SharedVm shared) {
+        VmConfig wanted = vmFor(spec);
+        VmConfig has = shared.lease().vm().config();
+        if (wanted.vcpus() > has.vcpus() || wanted.memoryMiB() > has.memoryMiB()) {
+            log.warn("task {}: asks for a vm of {} vCPUs and {} MiB; pod {}'s vm has {} and {} MiB", id,
+                    wanted.vcpus(), wanted.memoryMiB(), shared.podId(), has.vcpus(), has.memoryMiB());
         }
     }
 
@@ -235,17 +314,5 @@ final class VmTaskFactory implements TaskFactory {
         }
         return new VmConfig(defaultVm.kernel(), defaultVm.initrd(), vcpus, mib, defaultVm.accelerator(),
                 defaultVm.extraKernelArgs(), defaultVm.bootDeadline());
-    }
-
-    /** Bind-mounts a host path where the guest spec expects it; returns the mount point. */
-    private static Path bindIntoShare(VmInstance vm, ShareBind share) throws IOException, StatusException {
-        try {
-            return vm.bind(Path.of(share.hostPath()), share.guestPath(), share.readonly());
-        } catch (NoSuchFileException e) {
-            throw Code.INVALID_ARGUMENT.toException("%s: mount source %s does not exist", share.specPath(),
-                    share.hostPath());
-        } catch (Linux.ErrnoException | IllegalArgumentException e) {
-            throw Code.INTERNAL.toException("%s: %s", share.specPath(), e.getMessage());
-        }
     }
 }

@@ -1,0 +1,78 @@
+package io.a3s.box.shim.daemon;
+
+import io.a3s.box.shim.pool.Lease;
+import io.a3s.box.shim.pool.VmProvider;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A leased VM and the containers in it: one, or the containers of a Kubernetes pod. It goes back to the pool
+ * (which destroys it) when the last of them leaves. Thread-safe.
+ */
+final class SharedVm {
+    private final Lease lease;
+    private final VmProvider vms;
+    private final String podId;
+    private final VmExports exports;
+    /** Guest pid of each container's first process: what a pod container may name to join namespaces. */
+    private final Map<Integer, String> inits = new HashMap<>();
+    private int users = 1;
+
+    /** @param podId the pod's sandbox id, or null for a lone container */
+    SharedVm(Lease lease, VmProvider vms, String podId) {
+        this.lease = lease;
+        this.vms = vms;
+        this.podId = podId;
+        this.exports = new VmExports(lease.vm());
+    }
+
+    Lease lease() {
+        return lease;
+    }
+
+    VmExports exports() {
+        return exports;
+    }
+
+    /** Whether this is a pod's VM (false: a lone container's, which goes with it). */
+    boolean isPod() {
+        return podId != null;
+    }
+
+    String podId() {
+        return podId;
+    }
+
+    /** One more container; false once the VM went back (the last container left). */
+    synchronized boolean join() {
+        if (users == 0) {
+            return false;
+        }
+        users++;
+        return true;
+    }
+
+    synchronized void addInit(int guestPid, String containerId) {
+        inits.put(guestPid, containerId);
+    }
+
+    /** The container whose first process has this guest pid, or null. */
+    synchronized String containerOf(int guestPid) {
+        return inits.get(guestPid);
+    }
+
+    synchronized void removeInit(int guestPid) {
+        inits.remove(guestPid);
+    }
+
+    /** One container fewer; the last one gives the VM back. Idempotent per container only through its caller. */
+    void leave() {
+        synchronized (this) {
+            if (users == 0 || --users > 0) {
+                return;
+            }
+        }
+        vms.release(lease);
+    }
+}
