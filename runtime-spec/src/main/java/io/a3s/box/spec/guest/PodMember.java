@@ -13,6 +13,10 @@ import java.util.Map;
 public record PodMember(String sandboxId, boolean isSandbox) {
     public static final String CONTAINER_TYPE = "io.kubernetes.cri.container-type";
     public static final String SANDBOX_ID = "io.kubernetes.cri.sandbox-id";
+    /** The pod's CPU period, quota (microseconds) and memory limit (bytes), on the sandbox; 0: none. */
+    public static final String SANDBOX_CPU_PERIOD = "io.kubernetes.cri.sandbox-cpu-period";
+    public static final String SANDBOX_CPU_QUOTA = "io.kubernetes.cri.sandbox-cpu-quota";
+    public static final String SANDBOX_MEMORY = "io.kubernetes.cri.sandbox-memory";
 
     /** The membership the annotations declare, or null for a container outside any pod. */
     static PodMember of(Map<String, String> annotations) {

@@ -337,6 +337,20 @@ public final class SpecMapper {
         if (r != null && r.memory() != null && r.memory().limit() != null && r.memory().limit() > 0) {
             memoryMib = Math.ceilDiv(r.memory().limit(), MIB) + VM_MEMORY_OVERHEAD_MIB;
         }
+        if (annotations != null && PodMember.of(annotations) instanceof PodMember pod && pod.isSandbox()) {
+            // A pod's VM serves all its containers: CRI sums their limits into the sandbox's annotations (kubelet
+            // 1.23+), which size it better than the pause container's own (tiny) resources. 0 means no limit.
+            Long period = annotation(annotations, PodMember.SANDBOX_CPU_PERIOD, 0, Integer.MAX_VALUE, path, report);
+            Long quota = annotation(annotations, PodMember.SANDBOX_CPU_QUOTA, -1, Long.MAX_VALUE, path, report);
+            Long bytes = annotation(annotations, PodMember.SANDBOX_MEMORY, 0, Long.MAX_VALUE, path, report);
+            if (quota != null && quota > 0) {
+                long p = period != null && period > 0 ? period : DEFAULT_CPU_PERIOD_US;
+                vcpus = (int) Math.min(MAX_VCPUS, Math.ceilDiv(quota, p));
+            }
+            if (bytes != null && bytes > 0) {
+                memoryMib = Math.min(MAX_MEMORY_MIB, Math.ceilDiv(bytes, MIB) + VM_MEMORY_OVERHEAD_MIB);
+            }
+        }
         if (annotations != null) {
             Long v = annotation(annotations, ANNOTATION_VCPUS, 1, MAX_VCPUS, path, report);
             if (v != null) {

@@ -390,6 +390,27 @@ class MappingRulesTest {
                 refusals(config("\"annotations\":{\"io.a3s.box.vcpus\":\"lots\",\"io.a3s.box.memory_mib\":\"1\"}")));
     }
 
+    @Test
+    void aPodsVmIsSizedByItsSandboxsAnnotationsWhichOursStillBeat() throws Exception {
+        String sandbox = "\"io.kubernetes.cri.container-type\":\"sandbox\",\"io.kubernetes.cri.sandbox-id\":\"c1\","
+                + "\"io.kubernetes.cri.sandbox-cpu-period\":\"100000\",\"io.kubernetes.cri.sandbox-cpu-quota\":\"250000\","
+                + "\"io.kubernetes.cri.sandbox-memory\":\"178257920\"";
+        assertEquals(new VmSizing(3, 170 + SpecMapper.VM_MEMORY_OVERHEAD_MIB, null, null),
+                map(config("\"annotations\":{" + sandbox + "}")).vm());
+        assertEquals(new VmSizing(null, null, null, null), map(config("\"annotations\":{" + sandbox
+                .replace("250000", "0").replace("178257920", "0") + "}")).vm(), "0: the pod has no limit");
+        assertEquals(new VmSizing(2, 3 + SpecMapper.VM_MEMORY_OVERHEAD_MIB, null, null), map(config(
+                "\"annotations\":{" + sandbox.replace("sandbox\",", "container\",") + "}").replace("\"linux\":{",
+                "\"linux\":{\"resources\":{\"memory\":{\"limit\":3145728},\"cpu\":{\"quota\":150000}},")).vm(),
+                "a container of the pod: its own limits (its VM is the sandbox's anyway)");
+        assertEquals(new VmSizing(8, null, null, null),
+                map(config("\"annotations\":{" + sandbox.replace("178257920", "0") + ",\"io.a3s.box.vcpus\":\"8\"}"))
+                        .vm());
+        assertEquals(List.of("annotations[\"io.kubernetes.cri.sandbox-memory\"]: expected an integer from 0 to "
+                + Long.MAX_VALUE + ", got \"lots\""), refusals(config("\"annotations\":{" + sandbox
+                .replace("178257920", "lots") + "}")));
+    }
+
     // ---- other guest fields --------------------------------------------------------------------------------
 
     @Test
