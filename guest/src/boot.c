@@ -6,8 +6,9 @@
  * /proc, /sys and /dev into it, free the initramfs, MS_MOVE the tmpfs onto / and chroot into it
  * (switch_root style), then re-exec /init with A3S_AGENT_STAGE2=1.
  *
- * Stage 2 runs from the tmpfs root: /dev/pts, /dev/shm, /run, cgroup2 on /sys/fs/cgroup, and the 9p
- * share `a3s.share` on /run/a3s/share. Then main finds the virtio-serial port and serves. */
+ * Stage 2 runs from the tmpfs root: /dev/pts, /dev/shm, /run, cgroup2 on /sys/fs/cgroup, the loopback
+ * interface up, and the 9p share `a3s.share` on /run/a3s/share. Then main finds the virtio-serial port and
+ * serves. */
 #include "agent.h"
 #include "log.h"
 #include "util.h"
@@ -16,10 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -177,6 +181,21 @@ static bool mount_9p(const char *tag, const char *dir, const char *opts, uint64_
     }
 }
 
+/* The containers use the VM's network namespace (a pod's containers share it), whose `lo` the kernel leaves
+ * down: without this, 127.0.0.1 is unreachable, where runc's containers (and a pod's, which talk over
+ * localhost) have it up. */
+static void loopback_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0))
+        log_warn("bring up lo: %s; 127.0.0.1 is unreachable in the VM", strerror(errno));
+    if (s >= 0)
+        close(s);
+}
+
 int boot_stage1(void)
 {
     xmount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -215,6 +234,8 @@ int boot_stage2(void)
     mkdir_p("/sys/fs/cgroup", 0755);
     if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate,favordynmods") < 0)
         xmount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate");
+
+    loopback_up();
 
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ull;
     A.share_is_9p = mount_9p(AGENT_SHARE_TAG, AGENT_SHARE_DIR, AGENT_SHARE_OPTS, deadline,

@@ -65,6 +65,13 @@ class PodTest extends ConformanceTest {
             assertTrue(out("pod-a-c1", "ps").lines().filter(l -> l.contains("sleep 600")).count() >= 2,
                     "the sandbox's process is seen from the container");
 
+            // One network for the pod, as in Kubernetes: a container reaches another on localhost.
+            out("pod-a-c2", "sh", "-c", "nc -l -p 7000 > /tmp/got < /dev/null 2>&1 &");
+            out("pod-a-c1", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo hello | nc 127.0.0.1 7000 && break;"
+                    + " sleep 0.5; done");
+            assertEquals("hello", out("pod-a-c2", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /tmp/got ]"
+                    + " && break; sleep 0.2; done; cat /tmp/got"));
+
             // A container leaving the pod leaves the VM to the others.
             h.remove("pod-a-c1");
             assertEquals("pod-a", out("pod-a-c2", "hostname"));
