@@ -2,14 +2,16 @@
 # Builds a busybox OCI image layout tarball from Debian's busybox-static (no registry is reachable here),
 # reproducibly: fixed file order, owners and times, so the same busybox gives the same digests.
 #
-#   busybox-image.sh OUT.tar NAME [USER]
+#   busybox-image.sh OUT.tar NAME [USER [CMD]]
 #
 # NAME is the image reference stored in the tarball (io.containerd.image.name); import it with
-# `ctr images import OUT.tar`. USER sets the image config's User (default: root).
+# `ctr images import OUT.tar`. USER sets the image config's User (default, or empty: root). CMD sets its Cmd,
+# as a JSON array (default: ["sh"]); e.g. '["sleep","2147483647"]' makes a pod's pause image.
 set -euo pipefail
-out=${1:?usage: busybox-image.sh OUT.tar NAME [USER]}
-name=${2:?usage: busybox-image.sh OUT.tar NAME [USER]}
+out=${1:?usage: busybox-image.sh OUT.tar NAME [USER [CMD]]}
+name=${2:?usage: busybox-image.sh OUT.tar NAME [USER [CMD]]}
 user=${3:-}
+cmd=${4:-'["sh"]'}
 [ -x /bin/busybox ] || { echo "busybox-image.sh: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 1; }
 
 dir=$(mktemp -d)
@@ -35,8 +37,8 @@ blob() { # blob FILE -> "digest size", FILE stored as a blob
 }
 layer_diff=$(sha256sum "$dir/layer.tar" | cut -d' ' -f1)
 read -r layer_digest layer_size < <(blob "$dir/layer.tar")
-printf '{"architecture":"amd64","os":"linux","config":{"User":"%s","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-  "$user" "$layer_diff" >"$dir/config.json"
+printf '{"architecture":"amd64","os":"linux","config":{"User":"%s","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  "$user" "$cmd" "$layer_diff" >"$dir/config.json"
 read -r config_digest config_size < <(blob "$dir/config.json")
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
   "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$dir/manifest.json"

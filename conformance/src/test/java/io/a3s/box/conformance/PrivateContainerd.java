@@ -55,6 +55,17 @@ public final class PrivateContainerd implements AutoCloseable {
     /** As {@link #start(List)}, with extra environment for containerd (and so for the shims it runs). */
     public static PrivateContainerd start(List<Path> extraPath, java.util.Map<String, String> env)
             throws IOException, InterruptedException {
+        return start(extraPath, env, null);
+    }
+
+    /**
+     * As {@link #start(List, java.util.Map)}, with the CRI plugin enabled when {@code criConfig} is not null:
+     * it is given containerd's directory and returns the TOML tables to append to the config (the plugin's
+     * own, under {@code [plugins."io.containerd.grpc.v1.cri"]}). Null keeps the CRI plugin disabled, as the
+     * ctr-driven tests want it: it would start a CNI and image machinery they do not use.
+     */
+    public static PrivateContainerd start(List<Path> extraPath, java.util.Map<String, String> env,
+            java.util.function.Function<Path, String> criConfig) throws IOException, InterruptedException {
         if (!Files.isExecutable(CONTAINERD) || !Files.isExecutable(CTR)) {
             throw new IllegalStateException("containerd is not installed (" + CONTAINERD + "): run scripts/setup");
         }
@@ -65,7 +76,7 @@ public final class PrivateContainerd implements AutoCloseable {
                 version = 2
                 root = "%1$s/root"
                 state = "%1$s/state"
-                disabled_plugins = ["io.containerd.grpc.v1.cri"]
+                %2$s
                 [grpc]
                   address = "%1$s/c.sock"
                 [ttrpc]
@@ -75,7 +86,10 @@ public final class PrivateContainerd implements AutoCloseable {
                   level = "info"
                 [metrics]
                   address = ""
-                """.formatted(dir);
+                """.formatted(dir, criConfig == null ? "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]" : "");
+        if (criConfig != null) {
+            config += criConfig.apply(dir);
+        }
         Path configFile = dir.resolve("config.toml");
         Files.writeString(configFile, config);
         ProcessBuilder pb = new ProcessBuilder(CONTAINERD.toString(), "--config", configFile.toString());

@@ -250,6 +250,11 @@ final class ShimHarness implements AutoCloseable {
 
     /** QEMU processes whose command line names this test's state directory. */
     List<String> qemuProcesses() throws IOException {
+        return qemuProcessesUnder(state);
+    }
+
+    /** QEMU processes whose command line names a path under {@code dir}. */
+    static List<String> qemuProcessesUnder(Path dir) throws IOException {
         List<String> out = new ArrayList<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
             for (Path p : procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
@@ -261,7 +266,7 @@ final class ShimHarness implements AutoCloseable {
                 } catch (IOException e) {
                     continue; // exited meanwhile
                 }
-                if (cmdline.contains("qemu") && cmdline.contains(state + "/")) {
+                if (cmdline.contains("qemu") && cmdline.contains(dir + "/")) {
                     out.add(p.getFileName() + " " + cmdline);
                 }
             }
@@ -271,11 +276,19 @@ final class ShimHarness implements AutoCloseable {
 
     /** Mount points under this test's directories (the shim's state, containerd's). */
     List<String> mounts() throws IOException {
+        return mountsUnder(state, containerd.dir());
+    }
+
+    /** Mount points under any of {@code dirs}. */
+    static List<String> mountsUnder(Path... dirs) throws IOException {
         List<String> out = new ArrayList<>();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
             String mountPoint = line.split(" ")[4].replace("\\040", " ");
-            if (mountPoint.startsWith(state + "/") || mountPoint.startsWith(containerd.dir() + "/")) {
-                out.add(mountPoint);
+            for (Path d : dirs) {
+                if (mountPoint.startsWith(d + "/")) {
+                    out.add(mountPoint);
+                    break;
+                }
             }
         }
         return out;

@@ -1,0 +1,260 @@
+package io.a3s.box.conformance;
+
+import io.a3s.box.conformance.cri.v1.ContainerState;
+import io.a3s.box.conformance.cri.v1.ContainerStatus;
+import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
+import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
+import io.a3s.box.conformance.cri.v1.PodSandboxState;
+import io.a3s.box.conformance.cri.v1.PodSandboxStatus;
+import io.a3s.box.shim.daemon.TaskRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.ClassOrderer;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestClassOrder;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Kubernetes pods through containerd's CRI plugin, driven over CRI v1 as kubelet drives them: sandbox
+ * lifecycle, a container's log, ExecSync, the pod's shared IPC and UTS namespaces, StopContainer's grace
+ * period. The same tests run for the {@code runc} handler, which proves the harness (and is cheap: no VM),
+ * and for the {@code a3s} handler ({@code io.a3s.box}), the point: every container of a pod in the pod's VM.
+ *
+ * <p>One containerd for the class ({@link PrivateCri}); after each test every pod is removed and nothing may
+ * be left: no task, container or mount, no VM beyond the warm pool's.
+ */
+@Timeout(600)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestClassOrder(ClassOrderer.OrderAnnotation.class)
+class CriPodTest {
+    PrivateCri h;
+
+    @BeforeAll
+    void startCri() throws Exception {
+        h = new PrivateCri();
+    }
+
+    @AfterAll
+    void stopCri() throws Exception {
+        if (h != null) {
+            h.close();
+        }
+    }
+
+    /** runc: the containers are host processes, on the host's kernel. */
+    @Nested
+    @Order(1)
+    class Runc extends PodTests {
+        @Override
+        String handler() {
+            return PrivateCri.RUNC;
+        }
+
+        @Override
+        void assertPlacement(String podId, List<String> containerIds) {
+            for (String c : containerIds) {
+                assertEquals(HOST_KERNEL, kernelOf(c), "container " + c + " is not on the host's kernel");
+            }
+        }
+    }
+
+    /** io.a3s.box: the sandbox and every container of the pod in one VM, on the guest's kernel. */
+    @Nested
+    @Order(2)
+    class A3s extends PodTests {
+        @Override
+        String handler() {
+            return PrivateCri.A3S;
+        }
+
+        @Override
+        void assertPlacement(String podId, List<String> containerIds) throws Exception {
+            Path vm = vmOf(podId);
+            for (String c : containerIds) {
+                assertNotEquals(HOST_KERNEL, kernelOf(c), "container " + c + " runs on the host's kernel");
+                assertEquals(vm, vmOf(c), "container " + c + " is not in its pod's VM");
+            }
+        }
+
+        /** The VM state directory of task {@code id}, from the shim's task file. */
+        private Path vmOf(String id) throws Exception {
+            Path file = h.state.resolve("tasks").resolve(PrivateCri.NS).resolve(id + ".json");
+            String vm = TaskRecord.read(file).vmStateDir();
+            assertFalse(vm.isEmpty(), "task " + id + " has no VM");
+            return Path.of(vm);
+        }
+    }
+
+    static final String HOST_KERNEL = System.getProperty("os.version");
+
+    /** The tests, for one runtime handler. */
+    abstract class PodTests {
+        /** How long a container may take to run to its end: a VM boot under TCG, if the pool has none idle. */
+        static final Duration EXIT_LIMIT = Duration.ofMinutes(3);
+
+        /** The CRI runtime handler the pods run with. */
+        abstract String handler();
+
+        /** Checks that the running containers of pod {@code podId} run where the handler runs them. */
+        abstract void assertPlacement(String podId, List<String> containerIds) throws Exception;
+
+        /** The kernel release a running container sees. */
+        String kernelOf(String containerId) {
+            ExecSyncResponse r = h.cri.execSync(containerId, List.of("uname", "-r"), 60);
+            assertEquals(0, r.getExitCode(), r.getStderr().toString(StandardCharsets.UTF_8));
+            return r.getStdout().toString(StandardCharsets.UTF_8).trim();
+        }
+
+        @AfterEach
+        void removePodsAndCheckNothingLeft() throws Exception {
+            List<Throwable> errors = h.removeAllPods();
+            if (!errors.isEmpty()) {
+                AssertionError e = new AssertionError("removing the test's pods failed");
+                errors.forEach(e::addSuppressed);
+                throw e;
+            }
+            h.assertNothingLeft();
+        }
+
+        /** RunPodSandbox with a message that has the logs a failure needs. */
+        String runPod(PodSandboxConfig pod) {
+            try {
+                return h.cri.runPodSandbox(pod, handler());
+            } catch (RuntimeException e) {
+                throw new AssertionError("RunPodSandbox (" + handler() + "): " + e + diagnostics(), e);
+            }
+        }
+
+        /** Create and Start, with a message that has the logs a failure needs. */
+        String runContainer(String podId, PodSandboxConfig pod, String name, String... command) {
+            try {
+                return h.run(podId, pod, PrivateCri.container(name, command));
+            } catch (RuntimeException e) {
+                throw new AssertionError("CreateContainer/StartContainer " + name + " (" + handler() + "): " + e
+                        + diagnostics(), e);
+            }
+        }
+
+        String diagnostics() {
+            return "\ncontainerd log:\n" + ShimHarness.tail(h.containerd.log(), 30) + "\nshim daemon log:\n"
+                    + h.shimLog(30);
+        }
+
+        @Test
+        void podSandboxLifecycle() throws Exception {
+            PodSandboxConfig pod = h.pod("lifecycle", "lifecycle-host");
+            String id = runPod(pod);
+            PodSandboxStatus s = h.cri.podSandboxStatus(id, false).getStatus();
+            assertEquals(PodSandboxState.SANDBOX_READY, s.getState(), s.toString());
+            assertEquals("lifecycle", s.getMetadata().getName());
+            assertEquals(handler(), s.getRuntimeHandler());
+            // the sandbox is a containerd task (the pause container), running
+            List<String> tasks = h.listed("tasks", "ls");
+            assertTrue(tasks.stream().anyMatch(t -> t.startsWith(id) && t.contains("RUNNING")), tasks.toString());
+
+            h.cri.stopPodSandbox(id);
+            s = h.cri.podSandboxStatus(id, false).getStatus();
+            assertEquals(PodSandboxState.SANDBOX_NOTREADY, s.getState(), s.toString());
+            h.cri.removePodSandbox(id);
+            assertTrue(h.cri.listPodSandbox().getItemsList().stream().noneMatch(p -> p.getId().equals(id)));
+            assertEquals(List.of(), h.listed("tasks", "ls"));
+        }
+
+        @Test
+        void aContainerLogsToItsCriLogAndSeesThePodHostname() throws Exception {
+            PodSandboxConfig pod = h.pod("logs", "logs-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "hello", "sh", "-c", "echo hello; hostname");
+            ContainerStatus s = h.awaitExited(id, EXIT_LIMIT);
+            assertEquals(0, s.getExitCode(), s.toString());
+            Path log = Path.of(pod.getLogDirectory(), "hello/0.log");
+            assertEquals(log.toString(), s.getLogPath());
+            // the log is complete once the container's output is closed: normally before its exit is reported
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            List<String> lines = List.of();
+            while (System.nanoTime() - deadline < 0) {
+                lines = Files.exists(log) ? PrivateCri.logLines(log) : List.of();
+                if (lines.size() >= 2) {
+                    break;
+                }
+                Thread.sleep(100);
+            }
+            assertEquals(List.of("stdout F hello", "stdout F logs-host"), lines,
+                    () -> "CRI log " + log + ":\n" + read(log));
+        }
+
+        @Test
+        void execSyncReturnsStdoutAndExitCode() throws Exception {
+            PodSandboxConfig pod = h.pod("exec", "exec-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            ExecSyncResponse r = h.cri.execSync(id, List.of("sh", "-c", "echo x; exit 3"), 60);
+            assertEquals("x\n", r.getStdout().toString(StandardCharsets.UTF_8),
+                    () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
+            assertEquals(3, r.getExitCode());
+            assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus().getState());
+        }
+
+        @Test
+        void containersOfAPodShareItsIpcAndUtsNamespaces() throws Exception {
+            PodSandboxConfig pod = h.pod("shared", "shared-host");
+            String podId = runPod(pod);
+            String a = runContainer(podId, pod, "a", "sleep", "1000");
+            String b = runContainer(podId, pod, "b", "sleep", "1000");
+            List<String> probe = List.of("sh", "-c",
+                    "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname");
+            ExecSyncResponse ra = h.cri.execSync(a, probe, 60);
+            ExecSyncResponse rb = h.cri.execSync(b, probe, 60);
+            assertEquals(0, ra.getExitCode(), ra.getStderr().toString(StandardCharsets.UTF_8));
+            assertEquals(0, rb.getExitCode(), rb.getStderr().toString(StandardCharsets.UTF_8));
+            List<String> seenByA = ra.getStdout().toString(StandardCharsets.UTF_8).lines().toList();
+            List<String> seenByB = rb.getStdout().toString(StandardCharsets.UTF_8).lines().toList();
+            assertEquals(3, seenByA.size(), seenByA.toString());
+            assertTrue(seenByA.get(0).startsWith("ipc:["), seenByA.toString());
+            assertTrue(seenByA.get(1).startsWith("uts:["), seenByA.toString());
+            assertEquals("shared-host", seenByA.get(2));
+            assertEquals(seenByA, seenByB, "container a sees " + seenByA + ", container b " + seenByB);
+            assertPlacement(podId, List.of(a, b));
+        }
+
+        @Test
+        void stopContainerKillsAfterTheGracePeriod() throws Exception {
+            PodSandboxConfig pod = h.pod("stop", "stop-host");
+            String podId = runPod(pod);
+            // sleep is the container's PID 1 (a PID namespace of its own): it has no SIGTERM handler, so the
+            // kernel does not deliver SIGTERM to it, and only the SIGKILL after the grace period ends it
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            long started = System.nanoTime();
+            h.cri.stopContainer(id, 2);
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            ContainerStatus s = h.cri.containerStatus(id, false).getStatus();
+            assertEquals(ContainerState.CONTAINER_EXITED, s.getState(), s.toString());
+            assertEquals(137, s.getExitCode(), s.toString());
+            assertTrue(took.compareTo(Duration.ofMillis(1900)) >= 0, "stopped after " + took
+                    + ", before the 2 s grace period was over");
+        }
+
+        private static String read(Path log) {
+            try {
+                return Files.readString(log);
+            } catch (java.io.IOException e) {
+                return "(" + e + ")";
+            }
+        }
+    }
+}
