@@ -174,6 +174,7 @@ struct agent {
     struct container *containers;
     struct container *graveyard;  /* freed after the current batch of events */
     bool shutting_down;
+    bool net_configured;          /* ConfigureNetwork succeeded (it may succeed once) */
 };
 
 extern struct agent A;

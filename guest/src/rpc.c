@@ -8,6 +8,7 @@
 #include "attrs.h"
 #include "cgroup.h"
 #include "log.h"
+#include "net.h"
 #include "util.h"
 
 #include <errno.h>
@@ -727,6 +728,23 @@ static void h_delete_process(struct rctx *r, void *msg)
     reply_empty(r->stream, r->gen);
 }
 
+/* Answered at once: its netlink requests wait at most NET_NETLINK_TIMEOUT_MS each (net.c). */
+static void h_configure_network(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__ConfigureNetworkRequest *req = msg;
+    if (A.net_configured) {
+        ERR(r, CODE_FAILED_PRECONDITION, 0, NULL, "the network is configured already");
+        return;
+    }
+    struct net_error e;
+    if (net_configure(req, &e) < 0) {
+        ERR(r, e.code, e.err, e.op, "%s", e.msg);
+        return;
+    }
+    A.net_configured = true;
+    reply_empty(r->stream, r->gen);
+}
+
 /* --- dispatch --- */
 
 struct method {
@@ -754,6 +772,7 @@ static const struct method methods[] = {
     { "WaitOom", &a3s__guest__v1__wait_oom_request__descriptor, h_wait_oom },
     { "DestroyContainer", &a3s__guest__v1__container_request__descriptor, h_destroy },
     { "DeleteProcess", &a3s__guest__v1__delete_process_request__descriptor, h_delete_process },
+    { "ConfigureNetwork", &a3s__guest__v1__configure_network_request__descriptor, h_configure_network },
 };
 
 void rpc_dispatch(uint32_t stream, const uint8_t *payload, size_t len)

@@ -13,6 +13,10 @@
  *   agentctl SOCK delete --id ID --exec-id E                       DeleteProcess
  *   agentctl SOCK kill --id ID [--exec-id E] [--signal N] [--all]
  *   agentctl SOCK raw garbage|oversize|unknown|badstream
+ *   agentctl SOCK net [--if GUEST_NAME[,name=N][,mac=M][,mtu=N][,addr=CIDR]...]...
+ *                     [--route DEST[,via=GW][,dev=D][,src=S][,metric=N]]...      ConfigureNetwork
+ *       one --if per NetworkInterface, one --route per NetworkRoute (in order); addr= repeats; DEST is a
+ *       CIDR or "default"; an empty GUEST_NAME or DEST is sent as "" (to test the agent's refusal)
  * OPTS: --tty --stdin --cwd DIR --env K=V --user UID[:GID] --size COLSxROWS --resize COLSxROWS
  *       --hostname H --readonly --no-nnp --mount TYPE:SRC:DST[:OPT,...] --timeout SECS
  *       --no-caps (capabilities present, every set empty) --keep-caps (capabilities absent)
@@ -1225,6 +1229,68 @@ static int cmd_raw(const char *what)
     die("unknown raw test `%s`", what);
 }
 
+/* ConfigureNetwork from --if and --route arguments (see the usage at the top). */
+static int cmd_net(int argc, char **argv)
+{
+    A3s__Guest__V1__ConfigureNetworkRequest req = A3S__GUEST__V1__CONFIGURE_NETWORK_REQUEST__INIT;
+    req.interfaces = xcalloc((size_t)argc, sizeof(*req.interfaces));
+    req.routes = xcalloc((size_t)argc, sizeof(*req.routes));
+    for (int i = 0; i < argc; i++) {
+        bool is_if = strcmp(argv[i], "--if") == 0;
+        if (!is_if && strcmp(argv[i], "--route") != 0)
+            die("net: unknown argument `%s` (--if or --route expected)", argv[i]);
+        if (i + 1 >= argc)
+            die("net: %s needs a value", argv[i]);
+        char *rest = xstrdup(argv[++i]);
+        size_t n_fields = 1;
+        for (const char *c = rest; *c; c++)
+            n_fields += *c == ',';
+        char *first = strsep(&rest, ",");
+        A3s__Guest__V1__NetworkInterface *ni = NULL;
+        A3s__Guest__V1__NetworkRoute *nr = NULL;
+        if (is_if) {
+            ni = xcalloc(1, sizeof(*ni));
+            a3s__guest__v1__network_interface__init(ni);
+            ni->guest_name = first;
+            ni->addresses = xcalloc(n_fields, sizeof(char *));
+            req.interfaces[req.n_interfaces++] = ni;
+        } else {
+            nr = xcalloc(1, sizeof(*nr));
+            a3s__guest__v1__network_route__init(nr);
+            nr->destination = first;
+            req.routes[req.n_routes++] = nr;
+        }
+        char *kv;
+        while ((kv = strsep(&rest, ",")) != NULL) {
+            char *v = strchr(kv, '=');
+            if (!v)
+                die("net: `%s` is not KEY=VALUE", kv);
+            *v++ = '\0';
+            if (ni && strcmp(kv, "name") == 0)
+                ni->name = v;
+            else if (ni && strcmp(kv, "mac") == 0)
+                ni->mac = v;
+            else if (ni && strcmp(kv, "mtu") == 0)
+                ni->mtu = (uint32_t)strtoul(v, NULL, 10);
+            else if (ni && strcmp(kv, "addr") == 0)
+                ni->addresses[ni->n_addresses++] = v;
+            else if (nr && strcmp(kv, "via") == 0)
+                nr->gateway = v;
+            else if (nr && strcmp(kv, "dev") == 0)
+                nr->device = v;
+            else if (nr && strcmp(kv, "src") == 0)
+                nr->source = v;
+            else if (nr && strcmp(kv, "metric") == 0)
+                nr->metric = (uint32_t)strtoul(v, NULL, 10);
+            else
+                die("net: unknown key `%s` for %s", kv, is_if ? "--if" : "--route");
+        }
+    }
+    struct sync_result r = call_sync("ConfigureNetwork", &req.base);
+    check("net", &r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1240,6 +1306,8 @@ int main(int argc, char **argv)
         return cmd_hello();
     if (strcmp(cmd, "raw") == 0)
         return argc > 3 ? cmd_raw(argv[3]) : 2;
+    if (strcmp(cmd, "net") == 0)
+        return cmd_net(argc - 3, argv + 3);
     parse_opts(argc - 2, argv + 2, &o);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(&o, false, true);

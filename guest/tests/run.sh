@@ -46,6 +46,7 @@ AGENT_PID=
 UNSHARE_PID=
 
 cleanup() {
+    net_agent_stop
     if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
         kill -TERM "$AGENT_PID" 2>/dev/null
         for _ in $(seq 1 50); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
@@ -53,7 +54,9 @@ cleanup() {
     fi
     [ -n "$UNSHARE_PID" ] && wait "$UNSHARE_PID" 2>/dev/null
     for root in /sys/fs/cgroup /sys/fs/cgroup/unified; do
-        [ -d "$root/$CGPARENT" ] && { find "$root/$CGPARENT" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null; rmdir "$root/$CGPARENT" 2>/dev/null; }
+        for cg in "$CGPARENT" "$CGPARENT-net"; do
+            [ -d "$root/$cg" ] && { find "$root/$cg" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null; rmdir "$root/$cg" 2>/dev/null; }
+        done
     done
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; [ "$VM" = 1 ] && rm -rf "$SHARE"; fi
 }
@@ -718,6 +721,148 @@ t_pending_calls_across_reconnect() {
     expect_eq "$rc" 4 && expect_eq "$out" after-reconnect
 }
 
+# --- ConfigureNetwork: each test has an agent of its own in a new network namespace (unshare --net), so the
+# host's interfaces are never touched and no traffic leaves the machine. ConfigureNetwork succeeds once per
+# agent, hence one agent per test. Its "VM's NIC" is eth0x: a dummy interface, or where the kernel has no
+# dummy driver a veth pair whose peer (eth0x-p, no addresses) is up, so that eth0x has a carrier as the VM's
+# virtio-net interface has. ---
+NSOCK= NPID= NUNSHARE=
+nip() { nsenter --net="/proc/$NPID/ns/net" ip "$@"; }
+nctl() { timeout "${CTL_TIMEOUT:-30}" "$CTL_BIN" "$NSOCK" "$@"; }
+net_agent() {
+    [ "$VM" = 1 ] && return 2
+    NSOCK=$WORK/net-$1.sock
+    echo "--- net agent $1" >>"$WORK/net.log"
+    unshare --pid --fork --mount-proc --net "$AGENT" --listen "$NSOCK" --share "$SHARE" --cgroup-parent "$CGPARENT-net" \
+        ${AGENT_DEBUG:+-v} >>"$WORK/net.log" 2>&1 &
+    NUNSHARE=$!
+    for _ in $(seq 1 100); do [ -S "$NSOCK" ] && break; sleep 0.05; done
+    NPID=$(pgrep -P "$NUNSHARE" | head -1)
+    [ -n "$NPID" ] && [ -S "$NSOCK" ] || fail "the network test agent did not start: $(cat "$WORK/net.log")" || return 1
+    [ "$(readlink "/proc/$NPID/ns/net")" != "$(readlink /proc/self/ns/net)" ] ||
+        fail "the network test agent is in the host's network namespace" || return 1
+    nip link add eth0x type dummy 2>/dev/null ||
+        { nip link add eth0x type veth peer name eth0x-p && nip link set eth0x-p up; } || fail "no test interface" || return 1
+}
+net_agent_stop() {
+    if [ -n "$NPID" ] && kill -0 "$NPID" 2>/dev/null; then
+        kill -TERM "$NPID"
+        for _ in $(seq 1 50); do kill -0 "$NPID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$NPID" 2>/dev/null
+    fi
+    [ -n "$NUNSHARE" ] && wait "$NUNSHARE" 2>/dev/null
+    NPID= NUNSHARE=
+    return 0
+}
+# is_up DEV: the interface's flags include UP
+is_up() { nip -o link show dev "$1" | grep -Eq '<([^>]*,)?UP[,>]'; }
+# link DEV: `ip -o link` of DEV without its qdisc (noop until the interface was first up, then noqueue)
+link() { nip -o link show dev "$1" | sed 's/ qdisc [^ ]* / /'; }
+# the configuration of the brief: a pod's eth0 as CNI's bridge plugin leaves it, IPv4 and IPv6
+NET_CONF="--if eth0x,name=eth0,mac=02:42:0a:58:00:05,mtu=1400,addr=10.88.0.5/16,addr=fd00::5/64
+  --route default,via=10.88.0.1 --route 10.99.0.0/24,dev=eth0"
+
+t_net_configure() {
+    net_agent conf || return $?
+    local link addrs routes routes6 bad=0 want
+    # extra routes: a metric and a preferred source, an IPv6 default whose family comes from its gateway
+    nctl net $NET_CONF --route 10.77.0.0/16,via=10.88.0.254,src=10.88.0.5,metric=50 --route default,via=fd00::1 \
+        2>"$WORK/err" || { fail "configure: $(cat "$WORK/err")"; net_agent_stop; return 1; }
+    link=$(nip -o link show dev eth0); addrs=$(nip -o addr show dev eth0)
+    routes=$(nip route); routes6=$(nip -6 route)
+    is_up eth0 || fail "eth0 is not up: $link" || bad=1
+    echo "$link" | grep -q ' mtu 1400 ' || fail "mtu: $link" || bad=1
+    echo "$link" | grep -q 'link/ether 02:42:0a:58:00:05 ' || fail "mac: $link" || bad=1
+    nip link show dev eth0x >/dev/null 2>&1 && { fail "eth0x is still there"; bad=1; }
+    is_up lo || fail "lo is not up: $(nip -o link show dev lo)" || bad=1
+    echo "$addrs" | grep -q 'inet 10.88.0.5/16 brd 10.88.255.255 scope global eth0' || fail "IPv4 address: $addrs" || bad=1
+    echo "$addrs" | grep 'inet6 fd00::5/64 scope global' | grep -qv tentative || fail "IPv6 address: $addrs" || bad=1
+    for want in 'default via 10.88.0.1 dev eth0 proto static' \
+                '10.77.0.0/16 via 10.88.0.254 dev eth0 proto static src 10.88.0.5 metric 50' \
+                '10.88.0.0/16 dev eth0 proto kernel scope link src 10.88.0.5' \
+                '10.99.0.0/24 dev eth0 proto static scope link'; do
+        echo "$routes" | grep -qx "$want *" || fail "no route \`$want\` in: $routes" || bad=1
+    done
+    echo "$routes6" | grep -q '^fd00::/64 dev eth0 proto kernel ' || fail "IPv6 prefix route: $routes6" || bad=1
+    echo "$routes6" | grep -q '^default via fd00::1 dev eth0 proto static ' || fail "IPv6 default route: $routes6" || bad=1
+    # once only
+    nctl net --if eth0,addr=10.88.0.6/16 2>"$WORK/err"
+    grep -q 'code 9: the network is configured already$' "$WORK/err" || fail "second call: $(cat "$WORK/err")" || bad=1
+    nip -o addr show dev eth0 | grep -q 10.88.0.6 && { fail "the second call changed eth0"; bad=1; }
+    net_agent_stop
+    return $bad
+}
+
+# net_err CODE MESSAGE ARGS...: `agentctl net ARGS` fails with that code and message
+net_err() {
+    local code=$1 msg=$2; shift 2
+    nctl net "$@" 2>"$WORK/err" && { fail "accepted: $*"; return 1; }
+    grep -qF "code $code: $msg" "$WORK/err" || fail "$*: $(cat "$WORK/err")"
+}
+
+# Malformed requests are refused before anything is touched: INVALID_ARGUMENT naming the field, NOT_FOUND
+# for an interface the VM does not have; the one successful call is not used up.
+t_net_invalid() {
+    net_agent inv || return $?
+    local before bad=0
+    before=$(link eth0x)
+    net_err 5 'network interface `nosuch0` does not exist in the VM' --if nosuch0,addr=10.1.0.1/24 || bad=1
+    net_err 3 'interfaces[0].addresses[1]: `10.0.0.300/24` is not an IP address with a prefix length' \
+        --if eth0x,name=eth0,addr=10.88.0.5/16,addr=10.0.0.300/24 || bad=1
+    net_err 3 'interfaces[0].addresses[0]: `10.0.0.3` is not an IP address with a prefix length' --if eth0x,addr=10.0.0.3 || bad=1
+    net_err 3 'interfaces[0].addresses[0]: `fd00::5/129` is not an IP address with a prefix length' --if eth0x,addr=fd00::5/129 || bad=1
+    net_err 3 'interfaces[0].mac: `02:42:zz:58:00:05` is not a MAC address' --if eth0x,mac=02:42:zz:58:00:05 || bad=1
+    net_err 3 'interfaces[0].mac: `01:00:5e:00:00:01` is not a unicast MAC address' --if eth0x,mac=01:00:5e:00:00:01 || bad=1
+    net_err 3 'interfaces[0].guest_name is required' --if ,addr=10.1.0.1/24 || bad=1
+    net_err 3 'interfaces[0].name: `a/b` is not an interface name' --if eth0x,name=a/b || bad=1
+    net_err 3 'interfaces[1].guest_name: `eth0x` is configured twice' --if eth0x --if eth0x || bad=1
+    net_err 3 'routes[0].destination: `10.99.0.1/24` has bits set past its prefix length' --if eth0x --route 10.99.0.1/24,dev=eth0x || bad=1
+    net_err 3 'routes[0].destination: `nowhere` is neither an IP address with a prefix length nor `default`' --route nowhere,dev=eth0x || bad=1
+    net_err 3 "routes[0].gateway: \`fd00::1\` is not of the destination's family" --route 10.99.0.0/24,via=fd00::1 || bad=1
+    net_err 3 'routes[0].gateway: `10.88.0.1.1` is not an IP address' --route default,via=10.88.0.1.1 || bad=1
+    net_err 3 'routes[1]: `10.99.0.0/24` needs a gateway or a device' --route default,via=10.88.0.1 --route 10.99.0.0/24 || bad=1
+    net_err 5 'routes[0].device: network interface `eth0x` does not exist in the VM' --if eth0x,name=eth0 --route 10.99.0.0/24,dev=eth0x || bad=1
+    # nothing changed, and a valid request still succeeds
+    expect_eq "$(link eth0x)" "$before" "eth0x after the refused calls" || bad=1
+    nip -o addr show dev eth0x | grep -q inet && { fail "addresses on eth0x: $(nip -o addr show dev eth0x)"; bad=1; }
+    nctl net --if eth0x,addr=10.88.0.5/16 2>"$WORK/err" || fail "valid call after the refused ones: $(cat "$WORK/err")" || bad=1
+    net_agent_stop
+    return $bad
+}
+
+# A step the kernel refuses: the error names the step, carries the errno with op "netlink", and the steps
+# done are undone (the interface left down with its old name, MTU, MAC, no addresses), so a retry succeeds.
+t_net_netlink_errors() {
+    net_agent nle || return $?
+    local before bad=0
+    before=$(link eth0x)
+    is_up eth0x && { fail "eth0x is up from the start"; net_agent_stop; return 1; }
+    nctl net --if eth0x,name=eth0,mac=02:42:0a:58:00:05,mtu=1400,addr=10.88.0.5/16,addr=fd00::5/64 \
+        --route default,via=192.168.77.1 2>"$WORK/err"
+    grep -q 'code 2: add route default via 192.168.77.1: Network is unreachable.* (errno 101, op netlink)$' "$WORK/err" ||
+        fail "unreachable gateway: $(cat "$WORK/err")" || bad=1
+    nip link show dev eth0 >/dev/null 2>&1 && { fail "eth0 left behind: $(nip -o link show dev eth0)"; bad=1; }
+    is_up eth0x && { fail "eth0x left up: $(nip -o link show dev eth0x)"; bad=1; }
+    expect_eq "$(link eth0x)" "$before" "eth0x after the undo" || bad=1
+    nip -o addr show dev eth0x | grep -q 'inet' && { fail "addresses left: $(nip -o addr show dev eth0x)"; bad=1; }
+    # an address that is there already
+    nip addr add 10.88.0.5/16 dev eth0x || bad=1
+    nctl net $NET_CONF 2>"$WORK/err"
+    grep -q 'code 2: add address 10.88.0.5/16 to eth0: File exists (errno 17, op netlink)$' "$WORK/err" ||
+        fail "existing address: $(cat "$WORK/err")" || bad=1
+    is_up eth0x && { fail "eth0x left up"; bad=1; }
+    nip -o addr show dev eth0x | grep -q 'inet 10.88.0.5/16' || fail "the address that was there is gone" || bad=1
+    nip addr del 10.88.0.5/16 dev eth0x || bad=1
+    # retried right, it succeeds
+    nctl net $NET_CONF 2>"$WORK/err" || fail "retry: $(cat "$WORK/err")" || bad=1
+    is_up eth0 || fail "eth0 not up after the retry" || bad=1
+    nip route | grep -q '^default via 10.88.0.1 dev eth0 proto static' || fail "routes after the retry: $(nip route)" || bad=1
+    nctl net $NET_CONF 2>"$WORK/err"
+    grep -q 'code 9: the network is configured already$' "$WORK/err" || fail "after the retry: $(cat "$WORK/err")" || bad=1
+    net_agent_stop
+    return $bad
+}
+
 t_no_fd_leak() {
     # runs last: every container is destroyed by now, so the agent has only its own descriptors
     [ "$VM" = 1 ] && return 2
@@ -731,7 +876,8 @@ pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_ab
 join_ipc_uts join_pid join_errors readonly_rootfs bind_mount
 share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
-containers_survive_reconnect pending_calls_across_reconnect no_fd_leak"
+containers_survive_reconnect pending_calls_across_reconnect net_configure net_invalid net_netlink_errors
+no_fd_leak"
 
 if { [ "$VM" = 0 ] && [ -z "$AGENT_PID" ]; } || ! ctl hello >/dev/null 2>&1; then
     echo "FAIL the agent did not start:"; cat "$LOG"
