@@ -7,6 +7,7 @@ import io.a3s.box.guest.v1.ContainerSpec;
 import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.events.EventBus;
+import io.a3s.box.shim.net.PodNetwork;
 import io.a3s.box.shim.pool.Lease;
 import io.a3s.box.shim.pool.VmProvider;
 import io.a3s.box.shim.stdio.StdioPaths;
@@ -20,6 +21,7 @@ import io.a3s.box.spec.guest.GuestNamespaceJoin;
 import io.a3s.box.spec.guest.PodMember;
 import io.a3s.box.spec.guest.ShareBind;
 import io.a3s.box.spec.guest.SpecMapper;
+import io.a3s.box.spec.guest.VmNetwork;
 import io.a3s.box.spec.guest.Warning;
 import io.a3s.box.spec.oci.OciJson;
 import io.a3s.box.spec.oci.Spec;
@@ -104,6 +106,9 @@ final class VmTaskFactory implements TaskFactory {
             Lease lease = shared.lease();
             long tLease = System.nanoTime();
             VmInstance vm = lease.vm();
+            if (!joinsPod && spec.network().mode() == VmNetwork.Mode.POD_NETNS) {
+                PodNetwork.wire(vm, spec.network().netnsPath(), GUEST_CREATE_DEADLINE);
+            }
             record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
             Map<String, String> renamed = new HashMap<>();
             for (ShareBind share : spec.shares()) {

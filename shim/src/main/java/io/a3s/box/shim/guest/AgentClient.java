@@ -3,6 +3,7 @@ package io.a3s.box.shim.guest;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import io.a3s.box.guest.v1.CloseStdinRequest;
+import io.a3s.box.guest.v1.ConfigureNetworkRequest;
 import io.a3s.box.guest.v1.ContainerRequest;
 import io.a3s.box.guest.v1.DeleteProcessRequest;
 import io.a3s.box.guest.v1.CreateContainerRequest;
@@ -387,6 +388,11 @@ public final class AgentClient implements AutoCloseable {
     /** Asynchronous {@link #resizePty}. */
     public CompletableFuture<Empty> resizePtyAsync(ResizePtyRequest request, Duration timeout) {
         return invoke("ResizePty", request, Empty.parser(), timeout);
+    }
+
+    /** Gives the VM's interface the network of the pod's namespace (once per VM). */
+    public Empty configureNetwork(ConfigureNetworkRequest request, Duration timeout) throws StatusException {
+        return TtrpcClient.await(invoke("ConfigureNetwork", request, Empty.parser(), timeout));
     }
 
     /** Forgets a finished exec (its record, its drained stdio) in the agent. */

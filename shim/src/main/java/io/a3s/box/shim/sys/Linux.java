@@ -97,6 +97,32 @@ public final class Linux {
     private static final MethodHandle MOUNT = handle("mount",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
                     ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    private static final MethodHandle SETNS = handle("setns",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle IOCTL_PTR = variadicAt("ioctl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                    ValueLayout.ADDRESS), 2);
+    private static final MethodHandle SOCKET = handle("socket",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle CONNECT = handle("connect",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle SENDMSG = handle("sendmsg",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT));
+    private static final int O_RDONLY = 0;
+    private static final int O_RDWR = 2;
+    private static final int CLONE_NEWNET = 0x40000000;
+    private static final long TUNSETIFF = 0x400454caL;
+    private static final short IFF_TAP = 0x0002;
+    private static final short IFF_NO_PI = 0x1000;
+    private static final int AF_UNIX = 1;
+    private static final int SOCK_STREAM = 1;
+    private static final int SOCK_CLOEXEC = 02000000;
+    private static final int SOL_SOCKET = 1;
+    private static final int SCM_RIGHTS = 1;
+    private static final int MSG_NOSIGNAL = 0x4000;
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(
@@ -335,6 +361,163 @@ public final class Linux {
                 }
                 throw e;
             }
+        }
+    }
+
+    /**
+     * A tap device named {@code name} (IFF_TAP | IFF_NO_PI: plain Ethernet frames, so the kernel segments large
+     * packets before they reach it) created in the network namespace {@code netnsPath}; returns its fd, which
+     * works from any namespace. The device lives as long as an fd of it is open. Done on a thread of its own
+     * that enters the namespace and ends there: setns changes only the calling thread, and a JVM thread that
+     * moved must not go back to running other work.
+     */
+    public static int openTapIn(String netnsPath, String name) throws ErrnoException {
+        int[] fd = {-1};
+        ErrnoException[] failure = {null};
+        Thread t = Thread.ofPlatform().name("a3s-tap-" + name).unstarted(() -> {
+            int ns = -1;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment state = arena.allocate(CALL_STATE);
+                ns = (int) OPEN.invokeExact(state, arena.allocateFrom(netnsPath), O_RDONLY | O_CLOEXEC, 0);
+                if (ns < 0) {
+                    throw error(state, "open network namespace `" + netnsPath + "`");
+                }
+                if ((int) SETNS.invokeExact(state, ns, CLONE_NEWNET) < 0) {
+                    throw error(state, "setns `" + netnsPath + "`");
+                }
+                int tun = (int) OPEN.invokeExact(state, arena.allocateFrom("/dev/net/tun"), O_RDWR | O_CLOEXEC, 0);
+                if (tun < 0) {
+                    throw error(state, "open /dev/net/tun");
+                }
+                MemorySegment ifr = arena.allocate(40, 8);
+                ifr.setString(0, name);
+                ifr.set(ValueLayout.JAVA_SHORT, 16, (short) (IFF_TAP | IFF_NO_PI));
+                if ((int) IOCTL_PTR.invokeExact(state, tun, TUNSETIFF, ifr) < 0) {
+                    ErrnoException e = error(state, "create tap `" + name + "` in `" + netnsPath + "`");
+                    close(tun);
+                    throw e;
+                }
+                fd[0] = tun;
+            } catch (ErrnoException e) {
+                failure[0] = e;
+            } catch (Throwable e) {
+                failure[0] = new ErrnoException("tap `" + name + "`", EINVAL, e.toString());
+            } finally {
+                close(ns);
+            }
+        });
+        t.start();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ErrnoException("tap `" + name + "`", EINTR, "interrupted");
+        }
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        return fd[0];
+    }
+
+    /** A connected, close-on-exec Unix stream socket to {@code path}. */
+    public static int unixConnect(String path) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            if (p.length >= 108) {
+                throw new ErrnoException("connect `" + path + "`", EINVAL, "socket path too long");
+            }
+            int sock = (int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (sock < 0) {
+                throw error(state, "socket");
+            }
+            MemorySegment addr = arena.allocate(110, 2);
+            addr.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+            MemorySegment.copy(p, 0, addr, ValueLayout.JAVA_BYTE, 2, p.length);
+            if ((int) CONNECT.invokeExact(state, sock, addr, 2 + p.length + 1) < 0) {
+                ErrnoException e = error(state, "connect `" + path + "`");
+                close(sock);
+                throw e;
+            }
+            return sock;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Sends {@code data} on a Unix socket with {@code fd} attached (SCM_RIGHTS): the peer gets a copy of it. */
+    public static void sendWithFd(int sock, byte[] data, int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment buf = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            MemorySegment iov = arena.allocate(16, 8);
+            iov.set(ValueLayout.ADDRESS, 0, buf);
+            iov.set(ValueLayout.JAVA_LONG, 8, data.length);
+            MemorySegment cmsg = arena.allocate(24, 8);                // CMSG_SPACE(sizeof(int))
+            cmsg.set(ValueLayout.JAVA_LONG, 0, 20);                      // CMSG_LEN(sizeof(int))
+            cmsg.set(ValueLayout.JAVA_INT, 8, SOL_SOCKET);
+            cmsg.set(ValueLayout.JAVA_INT, 12, SCM_RIGHTS);
+            cmsg.set(ValueLayout.JAVA_INT, 16, fd);
+            MemorySegment msg = arena.allocate(56, 8);                   // struct msghdr, zeroed
+            msg.set(ValueLayout.ADDRESS, 16, iov);
+            msg.set(ValueLayout.JAVA_LONG, 24, 1);
+            msg.set(ValueLayout.ADDRESS, 32, cmsg);
+            msg.set(ValueLayout.JAVA_LONG, 40, 24);
+            long n = (long) SENDMSG.invokeExact(state, sock, msg, MSG_NOSIGNAL);
+            if (n < 0) {
+                throw error(state, "sendmsg with a file descriptor");
+            }
+            if (n != data.length) {
+                writeAll(sock, java.util.Arrays.copyOfRange(data, (int) n, data.length));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Writes all of {@code data} to {@code fd}. */
+    public static void writeAll(int fd, byte[] data) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment buf = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            long off = 0;
+            while (off < data.length) {
+                long n = (long) WRITE.invokeExact(state, fd, buf.asSlice(off), (long) data.length - off);
+                if (n < 0) {
+                    int errno = (int) ERRNO.get(state, 0L);
+                    if (errno == EINTR) {
+                        continue;
+                    }
+                    throw new ErrnoException("write", errno, strerror(errno));
+                }
+                off += n;
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** One {@code read(2)} into {@code buf}: the count, 0 at end of file. */
+    public static int read(int fd, byte[] buf) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment seg = arena.allocate(buf.length);
+            long n = (long) READ.invokeExact(state, fd, seg, (long) buf.length);
+            if (n < 0) {
+                throw error(state, "read");
+            }
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, 0, buf, 0, (int) n);
+            return (int) n;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
         }
     }
 

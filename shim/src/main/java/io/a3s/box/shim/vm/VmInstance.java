@@ -153,6 +153,16 @@ public interface VmInstance extends AutoCloseable {
         return s.isEmpty() ? GUEST_SHARE_PATH : GUEST_SHARE_PATH + "/" + s;
     }
 
+    /**
+     * Connects the VM's NIC to a tap device (an fd the caller keeps and may close afterwards): frames the guest
+     * sends come out of the tap, and the other way round. Once per VM.
+     *
+     * @throws VmException CONFIG where the backend has no NIC, LAUNCH when the VMM refused, EXITED when it is gone
+     */
+    default void attachTap(int tapFd) throws VmException {
+        throw new VmException(VmException.Kind.CONFIG, "vm " + id() + ": this backend has no network device");
+    }
+
     /** Pid of the VMM process, or -1 before it was launched. */
     long pid();
 

@@ -96,6 +96,10 @@ final class QemuCommand {
         a.addAll(List.of("-fsdev", "local,id=volumes,path=" + opt(dir.resolve(StateDir.VOLUMES))
                 + ",security_model=none,multidevs=remap"));
         a.addAll(List.of("-device", "virtio-9p-device,fsdev=volumes,mount_tag=" + VOLUMES_TAG));
+        // The VM's NIC, on a hub with nothing else yet: a pool VM boots before anyone knows its network. A pod's
+        // network joins the hub later (QemuInstance.attachTap); microvm has no hotplug for the NIC itself.
+        a.addAll(List.of("-netdev", "hubport,id=a3s-nic-port,hubid=" + NET_HUB));
+        a.addAll(List.of("-device", "virtio-net-device,netdev=a3s-nic-port,mac=" + mac(vmId)));
         a.addAll(List.of("-serial", "file:" + dir.resolve(StateDir.CONSOLE)));
         a.addAll(List.of("-qmp", "unix:" + opt(dir.resolve(StateDir.QMP_SOCKET)) + ",server=on,wait=off"));
         a.addAll(List.of("-pidfile", dir.resolve(StateDir.PID).toString()));
@@ -107,6 +111,16 @@ final class QemuCommand {
         }
         a.add("-no-reboot");
         return a;
+    }
+
+    /** The id of the hub that connects the VM's NIC to its network. */
+    static final int NET_HUB = 0;
+
+    /** A locally administered unicast MAC derived from the VM id; the guest takes its pod's MAC when it has one. */
+    static String mac(String vmId) {
+        int h = vmId.hashCode();
+        return String.format("02:a3:%02x:%02x:%02x:%02x", (h >>> 24) & 0xff, (h >>> 16) & 0xff, (h >>> 8) & 0xff,
+                h & 0xff);
     }
 
     /** QEMU option values double a comma to keep it literal. */

@@ -471,6 +471,31 @@ final class QemuInstance implements VmInstance {
         qmp("cont");
     }
 
+    /**
+     * Hands QEMU the tap and joins it to the hub the VM's NIC sits on ({@link QemuCommand}): from then on QEMU moves
+     * the frames between the guest's eth0 and the tap itself.
+     */
+    @Override
+    public void attachTap(int tapFd) throws VmException {
+        synchronized (lock) {
+            if (state != State.RUNNING) {
+                throw new VmException(VmException.Kind.CONFIG, "vm " + id + ": attach a tap: not running (" + state
+                        + ")");
+            }
+        }
+        try {
+            Qmp.executeWithFd(stateDir.resolve(StateDir.QMP_SOCKET), "a3s-tap", tapFd, List.of(
+                    "{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"tap\",\"id\":\"a3s-tap\","
+                            + "\"fd\":\"a3s-tap\"}}",
+                    "{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"hubport\",\"id\":\"a3s-tap-port\","
+                            + "\"hubid\":" + QemuCommand.NET_HUB + ",\"netdev\":\"a3s-tap\"}}"),
+                    Duration.ofSeconds(5));
+        } catch (IOException e) {
+            throw new VmException(exit.isDone() ? VmException.Kind.EXITED : VmException.Kind.LAUNCH,
+                    "vm " + id + ": attach a tap: " + e.getMessage(), e);
+        }
+    }
+
     private void qmp(String command) throws VmException {
         synchronized (lock) {
             if (state != State.RUNNING) {

@@ -2,6 +2,7 @@ package io.a3s.box.shim.vm.qemu;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.a3s.box.shim.sys.Linux;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -64,6 +66,82 @@ final class Qmp {
         }
     }
 
+    /**
+     * Passes {@code fd} to QEMU ({@code getfd} with SCM_RIGHTS, under {@code fdName}), then runs {@code commands}
+     * (whole QMP JSON objects) in order on the same connection, which is where the name is known. Every step is
+     * bounded by what is left of {@code timeout}; QEMU's error is the exception's message.
+     */
+    static void executeWithFd(Path socket, String fdName, int fd, List<String> commands, Duration timeout)
+            throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int sock = Linux.unixConnect(socket.toString());
+        try {
+            FdLines in = new FdLines(sock, deadline, socket);
+            readReply(in, true);
+            Linux.writeAll(sock, "{\"execute\":\"qmp_capabilities\"}\n".getBytes(StandardCharsets.UTF_8));
+            readReply(in, false);
+            Linux.sendWithFd(sock, ("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"" + fdName + "\"}}\n")
+                    .getBytes(StandardCharsets.UTF_8), fd);
+            readReply(in, false);
+            for (String c : commands) {
+                Linux.writeAll(sock, (c + "\n").getBytes(StandardCharsets.UTF_8));
+                try {
+                    readReply(in, false);
+                } catch (IOException e) {
+                    throw new IOException(c + ": " + e.getMessage(), e);
+                }
+            }
+        } finally {
+            Linux.close(sock);
+        }
+    }
+
+    /** Lines from a raw socket fd, each read bounded by a deadline. */
+    private static final class FdLines implements LineSource {
+        private final int fd;
+        private final long deadline;
+        private final Path socket;
+        private final java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
+        private final byte[] buf = new byte[4096];
+
+        FdLines(int fd, long deadline, Path socket) {
+            this.fd = fd;
+            this.deadline = deadline;
+            this.socket = socket;
+        }
+
+        @Override
+        public String readLine() throws IOException {
+            while (true) {
+                byte[] have = pending.toByteArray();
+                for (int i = 0; i < have.length; i++) {
+                    if (have[i] == '\n') {
+                        pending.reset();
+                        pending.write(have, i + 1, have.length - i - 1);
+                        return new String(have, 0, i, StandardCharsets.UTF_8);
+                    }
+                }
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0 || !Linux.poll(new int[] {fd}, (int) left)[0]) {
+                    if (deadline - System.nanoTime() <= 0) {
+                        throw new IOException("qmp on " + socket + ": no answer in time");
+                    }
+                    continue;
+                }
+                int n = Linux.read(fd, buf);
+                if (n == 0) {
+                    return null;
+                }
+                pending.write(buf, 0, n);
+            }
+        }
+    }
+
+    /** Where replies are read from: a reader over a channel, or a raw fd. */
+    private interface LineSource {
+        String readLine() throws IOException;
+    }
+
     private static void send(SocketChannel ch, String json) throws IOException {
         ByteBuffer b = ByteBuffer.wrap((json + "\n").getBytes(StandardCharsets.UTF_8));
         while (b.hasRemaining()) {
@@ -72,6 +150,10 @@ final class Qmp {
     }
 
     private static JsonNode readReply(BufferedReader in, boolean greeting) throws IOException {
+        return readReply((LineSource) in::readLine, greeting);
+    }
+
+    private static JsonNode readReply(LineSource in, boolean greeting) throws IOException {
         while (true) {
             String line = in.readLine();
             if (line == null) {
