@@ -15,6 +15,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,6 +59,7 @@ public final class PodNetwork {
      * @throws StatusException naming the namespace and the step that failed
      */
     public static void wire(VmInstance vm, String netnsPath, Duration agentDeadline) throws StatusException {
+        checkNotTheHosts(netnsPath);
         Config config;
         try {
             config = read(netnsPath);
@@ -92,6 +96,30 @@ public final class PodNetwork {
         }
         log.info("vm {}: wired to {} of {} ({}, mtu {}, {} route(s))", vm.id(), config.iface().name(), netnsPath,
                 config.iface().addresses(), config.iface().mtu(), config.routes().size());
+    }
+
+    /**
+     * Refuses the host's own network namespace ({@code --with-ns network:/proc/1/ns/net}): redirecting its
+     * interface to a VM would take the host off its network.
+     */
+    static void checkNotTheHosts(String netnsPath) throws StatusException {
+        Object target;
+        try {
+            target = Files.readAttributes(Path.of(netnsPath), BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            throw Code.FAILED_PRECONDITION.toException("network namespace %s: %s", netnsPath, e.toString());
+        }
+        for (String own : List.of("/proc/1/ns/net", "/proc/self/ns/net")) {
+            try {
+                if (target != null && target.equals(Files.readAttributes(Path.of(own), BasicFileAttributes.class)
+                        .fileKey())) {
+                    throw Code.INVALID_ARGUMENT.toException("network namespace %s is the host's own (%s): a VM"
+                            + " cannot share the host's network, and its interface is not given away", netnsPath, own);
+                }
+            } catch (IOException e) {
+                // not visible here: not ours to compare
+            }
+        }
     }
 
     /** What the namespace's interfaces and routes are, or null when no interface has an address. */

@@ -2,9 +2,12 @@ package io.a3s.box.shim.net;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.a3s.box.guest.v1.ConfigureNetworkRequest;
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.StatusException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -55,6 +58,17 @@ class PodNetworkTest {
         PodNetwork.Config c = PodNetwork.parse("[" + net1 + "," + ETH0 + "]", ROUTES, ROUTES6);
         assertEquals("eth0", c.iface().name());
         assertEquals(List.of("net1"), c.ignored());
+    }
+
+    @Test
+    void theHostsOwnNamespaceIsRefusedAndANamespaceThatIsNotThereNamed() {
+        var host = assertThrows(StatusException.class, () -> PodNetwork.checkNotTheHosts("/proc/self/ns/net"));
+        assertEquals(Code.INVALID_ARGUMENT, host.code());
+        assertTrue(host.status().description().contains("is the host's own"), host.status().description());
+        var missing = assertThrows(StatusException.class,
+                () -> PodNetwork.checkNotTheHosts("/var/run/netns/a3s-no-such-namespace"));
+        assertEquals(Code.FAILED_PRECONDITION, missing.code());
+        assertTrue(missing.status().description().startsWith("network namespace /var/run/netns/a3s-no-such-namespace"));
     }
 
     @Test
