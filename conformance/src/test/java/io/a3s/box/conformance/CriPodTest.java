@@ -211,6 +211,18 @@ class CriPodTest {
         }
 
         @Test
+        void theStandardDevicesOpenUnderTheDenyAllRuleCriSends() throws Exception {
+            PodSandboxConfig pod = h.pod("dev", "dev-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            // CRI's device allowlist is "deny all" alone: the runtime must still allow what runc always does.
+            ExecSyncResponse r = h.cri.execSync(id, List.of("sh", "-c", "echo x > /dev/null && head -c 4 /dev/zero"
+                    + " | wc -c && head -c 4 /dev/urandom | wc -c && head -c 2 /dev/full | wc -c; echo $?"), 60);
+            assertEquals(List.of("4", "4", "2", "0"), r.getStdout().toString(StandardCharsets.UTF_8).lines()
+                    .map(String::strip).toList(), () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
+        }
+
+        @Test
         void containersOfAPodShareItsIpcAndUtsNamespaces() throws Exception {
             PodSandboxConfig pod = h.pod("shared", "shared-host");
             String podId = runPod(pod);

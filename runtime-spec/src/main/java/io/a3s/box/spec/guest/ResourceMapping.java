@@ -154,12 +154,34 @@ final class ResourceMapping {
         return out;
     }
 
+    /**
+     * The devices every Linux program expects to open, allowed after the spec's own rules as runc and crun
+     * do: containerd's CRI plugin sends only "deny all" and relies on the runtime for these, so without
+     * them a Kubernetes container cannot open /dev/null. mknod of any node stays allowed (runc's first two).
+     */
+    static final List<GuestDeviceRule> DEFAULT_ALLOWED_DEVICES = List.of(
+            new GuestDeviceRule(true, "c", null, null, "m"),
+            new GuestDeviceRule(true, "b", null, null, "m"),
+            new GuestDeviceRule(true, "c", 1L, 3L, "rwm"),     // null
+            new GuestDeviceRule(true, "c", 1L, 8L, "rwm"),     // random
+            new GuestDeviceRule(true, "c", 1L, 7L, "rwm"),     // full
+            new GuestDeviceRule(true, "c", 5L, 0L, "rwm"),     // tty
+            new GuestDeviceRule(true, "c", 1L, 5L, "rwm"),     // zero
+            new GuestDeviceRule(true, "c", 1L, 9L, "rwm"),     // urandom
+            new GuestDeviceRule(true, "c", 136L, null, "rwm"), // pts/*
+            new GuestDeviceRule(true, "c", 5L, 2L, "rwm"),     // ptmx
+            new GuestDeviceRule(true, "c", 10L, 200L, "rwm")); // net/tun
+
+    /** The spec's rules in order, then the defaults; no rules at all leaves the devices unfiltered. */
     private static List<GuestDeviceRule> deviceRules(List<DeviceRule> rules) {
         List<GuestDeviceRule> out = new ArrayList<>();
         for (DeviceRule d : ProcessMapping.nonNull(rules)) {
             out.add(new GuestDeviceRule(Boolean.TRUE.equals(d.allow()), d.type() != null ? d.type() : "a",
                     anyIfNegative(d.major()), anyIfNegative(d.minor()),
                     d.access() != null && !d.access().isEmpty() ? d.access() : "rwm"));
+        }
+        if (!out.isEmpty()) {
+            out.addAll(DEFAULT_ALLOWED_DEVICES);
         }
         return out;
     }

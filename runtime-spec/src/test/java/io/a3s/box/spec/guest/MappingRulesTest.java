@@ -312,6 +312,17 @@ class MappingRulesTest {
     }
 
     @Test
+    void denyAllAloneStillLetsTheStandardDevicesBeOpenedAsRuncDoes() throws Exception {
+        // containerd's CRI plugin sends only this rule: /dev/null must stay usable.
+        GuestContainerSpec spec = map(linux("\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]}"));
+        List<GuestDeviceRule> rules = spec.cgroup().devices();
+        assertEquals(new GuestDeviceRule(false, "a", null, null, "rwm"), rules.getFirst());
+        assertEquals(ResourceMapping.DEFAULT_ALLOWED_DEVICES, rules.subList(1, rules.size()));
+        assertTrue(rules.contains(new GuestDeviceRule(true, "c", 1L, 3L, "rwm")));
+        assertEquals(List.of(), map(linux("\"resources\":{}")).cgroup().devices());
+    }
+
+    @Test
     void cgroupV2Conversions() throws Exception {
         GuestContainerSpec spec = map(linux("\"resources\":{"
                 + "\"memory\":{\"limit\":1073741824,\"swap\":2147483648,\"reservation\":536870912},"
