@@ -66,6 +66,17 @@ public final class PrivateContainerd implements AutoCloseable {
      */
     public static PrivateContainerd start(List<Path> extraPath, java.util.Map<String, String> env,
             java.util.function.Function<Path, String> criConfig) throws IOException, InterruptedException {
+        return start(extraPath, env, criConfig, List.of());
+    }
+
+    /**
+     * As {@link #start(List, java.util.Map, java.util.function.Function)}, containerd started through
+     * {@code wrapper} (a command that ends by exec'ing its arguments, e.g. {@code nsenter --net=PATH}, which
+     * runs containerd, and so everything it starts, in another network namespace). Empty: none.
+     */
+    public static PrivateContainerd start(List<Path> extraPath, java.util.Map<String, String> env,
+            java.util.function.Function<Path, String> criConfig, List<String> wrapper)
+            throws IOException, InterruptedException {
         if (!Files.isExecutable(CONTAINERD) || !Files.isExecutable(CTR)) {
             throw new IllegalStateException("containerd is not installed (" + CONTAINERD + "): run scripts/setup");
         }
@@ -92,7 +103,9 @@ public final class PrivateContainerd implements AutoCloseable {
         }
         Path configFile = dir.resolve("config.toml");
         Files.writeString(configFile, config);
-        ProcessBuilder pb = new ProcessBuilder(CONTAINERD.toString(), "--config", configFile.toString());
+        List<String> command = new ArrayList<>(wrapper);
+        command.addAll(List.of(CONTAINERD.toString(), "--config", configFile.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command);
         StringBuilder path = new StringBuilder();
         for (Path p : extraPath) {
             path.append(p).append(':');

@@ -43,7 +43,11 @@ import java.util.stream.Stream;
  * <p>Network: a pod that is not on the host's network gets a network namespace of its own with only the CNI
  * {@code loopback} plugin run in it (the only plugin in the private CNI bin directory): no bridge, no veth, no
  * address but 127.0.0.1 on {@code lo}, so nothing a pod does can reach beyond it ({@link #LOOPBACK_NETWORK}).
- * The CRI plugin's streaming server listens on 127.0.0.1 only, and nothing here uses it.
+ * Or, made with {@link #withBridgeNetwork()}, a real pod network ({@link BridgeNetwork}): containerd runs in a
+ * network namespace of the harness's own, where CNI's bridge joins the pods' veths, each pod with an address
+ * of its own; nothing of it is on the host's network.
+ * The CRI plugin's streaming server listens on 127.0.0.1 (of containerd's network namespace) only, and nothing
+ * here uses it.
  *
  * <p>Images: a busybox image ({@value #IMAGE}) and a pause image ({@value #PAUSE_IMAGE}, the same busybox whose
  * Cmd sleeps for ever: CRI stops a sandbox with SIGKILL), built by scripts/lib/busybox-image.sh and imported
@@ -95,17 +99,34 @@ final class PrivateCri implements AutoCloseable {
     final Path cniConf;
     final Path cniBin;
     final Path logs;
+    /** The pods' bridge network and containerd's namespace; null for the loopback-only network. */
+    final BridgeNetwork network;
     final PrivateContainerd containerd;
     final CriClient cri;
 
+    /** The harness with the loopback-only pod network. */
     PrivateCri() throws IOException, InterruptedException {
+        this(false);
+    }
+
+    /**
+     * The harness with a bridge network for the pods, containerd in a network namespace of its own
+     * ({@link BridgeNetwork}); {@link #close()} deletes that namespace.
+     */
+    static PrivateCri withBridgeNetwork() throws IOException, InterruptedException {
+        return new PrivateCri(true);
+    }
+
+    private PrivateCri(boolean bridge) throws IOException, InterruptedException {
         Path shim = repo.resolve("bin/containerd-shim-a3s-box");
         if (!Files.isExecutable(shim)) {
             throw new IllegalStateException(shim + " is missing: run scripts/setup");
         }
-        if (!Files.isExecutable(CNI_PLUGINS.resolve("loopback"))) {
-            throw new IllegalStateException(CNI_PLUGINS.resolve("loopback")
-                    + " is missing (Debian's containernetworking-plugins): run scripts/setup");
+        for (String plugin : bridge ? BridgeNetwork.plugins() : List.of("loopback")) {
+            if (!Files.isExecutable(CNI_PLUGINS.resolve(plugin))) {
+                throw new IllegalStateException(CNI_PLUGINS.resolve(plugin)
+                        + " is missing (Debian's containernetworking-plugins): run scripts/setup");
+            }
         }
         Files.createDirectories(Path.of("/run/a3s-test"));
         state = Files.createTempDirectory(Path.of("/run/a3s-test"), "cri");
@@ -114,15 +135,25 @@ final class PrivateCri implements AutoCloseable {
         cniConf = Files.createDirectories(state.resolve("cni/conf"));
         cniBin = Files.createDirectories(state.resolve("cni/bin"));
         logs = Files.createDirectories(state.resolve("pods"));
-        // the only plugin containerd can run: loopback
-        Files.createSymbolicLink(cniBin.resolve("loopback"), CNI_PLUGINS.resolve("loopback"));
-        Files.writeString(cniConf.resolve("10-a3s-loopback.conflist"), LOOPBACK_NETWORK);
+        BridgeNetwork net = null;
         PrivateContainerd c = null;
         CriClient client = null;
         try {
+            if (bridge) {
+                net = BridgeNetwork.create(Files.createDirectories(state.resolve("cni/ipam")));
+                // the only plugins containerd can run: the bridge network's
+                for (String plugin : BridgeNetwork.plugins()) {
+                    Files.createSymbolicLink(cniBin.resolve(plugin), CNI_PLUGINS.resolve(plugin));
+                }
+                Files.writeString(cniConf.resolve("10-a3s-bridge.conflist"), net.conflist());
+            } else {
+                // the only plugin containerd can run: loopback
+                Files.createSymbolicLink(cniBin.resolve("loopback"), CNI_PLUGINS.resolve("loopback"));
+                Files.writeString(cniConf.resolve("10-a3s-loopback.conflist"), LOOPBACK_NETWORK);
+            }
             c = PrivateContainerd.start(List.of(repo.resolve("bin")),
                     Map.of("A3S_BOX_STATE", state.toString(), "A3S_BOX_CONFIG", shimConfig.toString()),
-                    this::criConfig);
+                    this::criConfig, net == null ? List.of() : net.wrapper());
             client = new CriClient(c.grpcSocket());
         } catch (Throwable e) {
             try {
@@ -133,8 +164,16 @@ final class PrivateCri implements AutoCloseable {
             } catch (Exception | Error suppressed) {
                 e.addSuppressed(suppressed);
             }
+            try {
+                if (net != null) {
+                    net.close();
+                }
+            } catch (Exception | Error suppressed) {
+                e.addSuppressed(suppressed);
+            }
             throw e;
         }
+        network = net;
         containerd = c;
         cri = client;
         try {
@@ -356,7 +395,9 @@ final class PrivateCri implements AutoCloseable {
      * After a test: no pod and no container in the CRI plugin, no task or container in containerd's
      * {@code k8s.io} namespace, no mount under the private directories (a sandbox's netns and /dev/shm, a
      * container's rootfs), and no more QEMUs than the warm pool may keep with no task (its size, plus two
-     * refill boots). A released VM is destroyed in the background: this waits up to 15 s for that.
+     * refill boots); with the bridge network, no veth, address reservation or cached CNI result
+     * ({@link BridgeNetwork#leftovers()}). A released VM is destroyed in the background: this waits up to 15 s
+     * for that.
      */
     void assertNothingLeft() throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
@@ -368,11 +409,12 @@ final class PrivateCri implements AutoCloseable {
             List<String> ctrContainers = listed("containers", "ls");
             List<String> mounts = mounts();
             List<String> qemus = qemuProcesses();
+            List<String> net = network == null ? List.of() : network.leftovers();
             String what = "pods " + pods + ", CRI containers " + containers + ", tasks " + tasks
                     + ", containerd containers " + ctrContainers + ", mounts " + mounts + ", " + qemus.size()
-                    + " VMs (pool size " + POOL_SIZE + " + 2)";
+                    + " VMs (pool size " + POOL_SIZE + " + 2)" + (net.isEmpty() ? "" : ", network " + net);
             if (pods.isEmpty() && containers.isEmpty() && tasks.isEmpty() && ctrContainers.isEmpty()
-                    && mounts.isEmpty() && qemus.size() <= POOL_SIZE + 2) {
+                    && mounts.isEmpty() && qemus.size() <= POOL_SIZE + 2 && net.isEmpty()) {
                 return;
             }
             if (System.nanoTime() - deadline > 0) {
@@ -418,7 +460,8 @@ final class PrivateCri implements AutoCloseable {
     /**
      * Removes every pod, stops containerd, then the shim daemon this containerd started (it outlives
      * containerd by design) and its pool daemon, as ShimHarness does; fails if a pod could not be removed, or a
-     * mount or a QEMU of this harness is left (and removes them first, and both directories).
+     * mount or a QEMU of this harness is left (and removes them first, and both directories). Last, the bridge
+     * network's namespace is deleted.
      */
     @Override
     public void close() throws Exception {
@@ -440,7 +483,13 @@ final class PrivateCri implements AutoCloseable {
                         .ifPresent(ProcessHandle::destroyForcibly);
             }
         } finally {
-            removeState();
+            try {
+                removeState();
+            } finally {
+                if (network != null) {
+                    network.close();
+                }
+            }
         }
         if (!leaks.isEmpty() || !errors.isEmpty()) {
             AssertionError e = new AssertionError("left behind by the CRI tests:\n" + String.join("\n", leaks));
