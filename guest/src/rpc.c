@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -745,6 +746,29 @@ static void h_configure_network(struct rctx *r, void *msg)
     reply_empty(r->stream, r->gen);
 }
 
+/* Stepped, not slewed: it runs before the VM's first container, so no process of a tenant sees the step. */
+static void h_set_clock(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__SetClockRequest *req = msg;
+    if (req->realtime_ns == 0) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "realtime_ns: 0 is not a time");
+        return;
+    }
+    A3s__Guest__V1__SetClockResponse resp = A3S__GUEST__V1__SET_CLOCK_RESPONSE__INIT;
+    resp.previous_realtime_ns = now_ns(CLOCK_REALTIME);
+    if (A.mode == MODE_VM) {
+        struct timespec ts = { .tv_sec = (time_t)(req->realtime_ns / 1000000000ull),
+                               .tv_nsec = (long)(req->realtime_ns % 1000000000ull) };
+        if (clock_settime(CLOCK_REALTIME, &ts) < 0) {
+            ERR(r, CODE_UNKNOWN, errno, "clock_settime", "set the clock to %" PRIu64 " ns: %s", req->realtime_ns,
+                strerror(errno));
+            return;
+        }
+        resp.set = true;
+    }
+    reply_msg(r->stream, r->gen, &resp.base);
+}
+
 /* --- dispatch --- */
 
 struct method {
@@ -773,6 +797,7 @@ static const struct method methods[] = {
     { "DestroyContainer", &a3s__guest__v1__container_request__descriptor, h_destroy },
     { "DeleteProcess", &a3s__guest__v1__delete_process_request__descriptor, h_delete_process },
     { "ConfigureNetwork", &a3s__guest__v1__configure_network_request__descriptor, h_configure_network },
+    { "SetClock", &a3s__guest__v1__set_clock_request__descriptor, h_set_clock },
 };
 
 void rpc_dispatch(uint32_t stream, const uint8_t *payload, size_t len)

@@ -970,6 +970,26 @@ static int cmd_hello(void)
     return 0;
 }
 
+/* clock [NS]: SetClock to NS (default: this host's clock now); prints the answer and the host's clock after. */
+static int cmd_clock(int argc, char **argv)
+{
+    A3s__Guest__V1__SetClockRequest q = A3S__GUEST__V1__SET_CLOCK_REQUEST__INIT;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    q.realtime_ns = argc > 0 ? strtoull(argv[0], NULL, 10)
+                             : (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+    struct sync_result r = call_sync("SetClock", &q.base);
+    check("clock", &r);
+    A3s__Guest__V1__SetClockResponse *resp = a3s__guest__v1__set_clock_response__unpack(NULL, r.len, r.payload);
+    if (!resp)
+        die("bad SetClockResponse");
+    clock_gettime(CLOCK_REALTIME, &now);
+    printf("previous_realtime_ns=%" PRIu64 " set=%d host_after_ns=%" PRIu64 "\n", resp->previous_realtime_ns,
+           resp->set, (uint64_t)now.tv_sec * UINT64_C(1000000000) + (uint64_t)now.tv_nsec);
+    a3s__guest__v1__set_clock_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
 static int cmd_run(struct opts *o, bool keep, bool start)
 {
     char idbuf[64];
@@ -1308,6 +1328,8 @@ int main(int argc, char **argv)
         return argc > 3 ? cmd_raw(argv[3]) : 2;
     if (strcmp(cmd, "net") == 0)
         return cmd_net(argc - 3, argv + 3);
+    if (strcmp(cmd, "clock") == 0)
+        return cmd_clock(argc - 3, argv + 3);
     parse_opts(argc - 2, argv + 2, &o);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(&o, false, true);

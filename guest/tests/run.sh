@@ -105,6 +105,32 @@ t_hello() {
     echo "$out" | grep -q 'protocol_version=1 ' || fail "bad hello: $out"
 }
 
+# SetClock: in a VM it steps the guest's clock to the host's (an hour off, then back, read back through the
+# next call's previous_realtime_ns); in test mode it must leave this host's clock alone and say so.
+t_set_clock() {
+    local out bad=0 prev set after
+    ctl clock 0 2>"$WORK/err" && { fail "realtime_ns 0 accepted"; return 1; }
+    grep -qF 'code 3: realtime_ns: 0 is not a time' "$WORK/err" || fail "clock 0: $(cat "$WORK/err")" || bad=1
+    if [ "$VM" = 0 ]; then
+        out=$(ctl clock 1000000000) || return 1
+        echo "$out" | grep -q ' set=0 ' || fail "test mode set the clock: $out" || bad=1
+        [ "$(date +%s)" -gt 1700000000 ] || fail "the host's clock was changed: $(date)" || bad=1
+        return $bad
+    fi
+    ctl clock "$(( $(date +%s%N) - 3600000000000 ))" >/dev/null || return 1
+    out=$(ctl clock) || return 1
+    read -r prev set after <<<"$(echo "$out" | sed 's/[a-z_]*=//g')"
+    [ "$set" = 1 ] || fail "not set in a VM: $out" || bad=1
+    # the guest was an hour behind: previous is about now - 1 h
+    [ $(( after - prev - 3600000000000 )) -lt 5000000000 ] && [ $(( after - prev )) -gt 3590000000000 ] \
+        || fail "the clock was not stepped back an hour: $out" || bad=1
+    out=$(ctl clock) || return 1
+    read -r prev set after <<<"$(echo "$out" | sed 's/[a-z_]*=//g')"
+    local skew=$(( after - prev ))
+    [ "$skew" -ge 0 ] && [ "$skew" -lt 200000000 ] || fail "guest clock ${skew} ns off after a set: $out" || bad=1
+    return $bad
+}
+
 t_echo_and_exit_code() {
     local out rc
     out=$(run -- sh -c 'echo hi; exit 7'); rc=$?
@@ -870,7 +896,7 @@ t_no_fd_leak() {
     expect_eq "$(fds)" "$FDS_AT_START" "open descriptors of the agent"
 }
 
-ALL_TESTS="hello echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
+ALL_TESTS="hello set_clock echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
 pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process namespaces_and_mounts
 join_ipc_uts join_pid join_errors readonly_rootfs bind_mount

@@ -18,6 +18,8 @@ import io.a3s.box.guest.v1.ListPidsResponse;
 import io.a3s.box.guest.v1.ReadOutputRequest;
 import io.a3s.box.guest.v1.ReadOutputResponse;
 import io.a3s.box.guest.v1.ResizePtyRequest;
+import io.a3s.box.guest.v1.SetClockRequest;
+import io.a3s.box.guest.v1.SetClockResponse;
 import io.a3s.box.guest.v1.SignalProcessRequest;
 import io.a3s.box.guest.v1.StartProcessRequest;
 import io.a3s.box.guest.v1.StartProcessResponse;
@@ -393,6 +395,15 @@ public final class AgentClient implements AutoCloseable {
     /** Gives the VM's interface the network of the pod's namespace (once per VM). */
     public Empty configureNetwork(ConfigureNetworkRequest request, Duration timeout) throws StatusException {
         return TtrpcClient.await(invoke("ConfigureNetwork", request, Empty.parser(), timeout));
+    }
+
+    /** Steps the guest's wall clock to {@code request.realtime_ns}; answers the clock it had before. */
+    public SetClockResponse setClock(SetClockRequest request, Duration timeout) throws StatusException {
+        return TtrpcClient.await(setClockAsync(request, timeout));
+    }
+
+    public CompletableFuture<SetClockResponse> setClockAsync(SetClockRequest request, Duration timeout) {
+        return invoke("SetClock", request, SetClockResponse.parser(), timeout);
     }
 
     /** Forgets a finished exec (its record, its drained stdio) in the agent. */

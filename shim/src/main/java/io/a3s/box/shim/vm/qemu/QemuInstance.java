@@ -1,6 +1,7 @@
 package io.a3s.box.shim.vm.qemu;
 
 import io.a3s.box.guest.v1.HelloResponse;
+import io.a3s.box.guest.v1.SetClockRequest;
 import io.a3s.box.shim.guest.AgentClient;
 import io.a3s.box.shim.sys.Linux;
 import io.a3s.box.shim.sys.ProcessRef;
@@ -56,6 +57,8 @@ final class QemuInstance implements VmInstance {
      * lost to the handover race (the guest sees it before the previous host's disconnect) should cost little.
      */
     static final Duration ATTACH_HELLO_INTERVAL = Duration.ofMillis(20);
+    /** A SetClock is answered at once; this only bounds the call when the guest is wedged. */
+    private static final Duration SET_CLOCK_TIMEOUT = Duration.ofSeconds(5);
 
     private enum State { NEW, STARTING, RUNNING, FAILED, SHUT_DOWN }
 
@@ -209,6 +212,7 @@ final class QemuInstance implements VmInstance {
         AgentClient client = connectAgent(ref, until);
         try {
             HelloResponse hello = client.handshake(until);
+            setGuestClock(client);
             Duration wall = Duration.between(t0, Instant.now());
             log.info("vm {}: booted ({}) in {} ms host, {} ms guest, attempt {}", id, accelerator,
                     wall.toMillis(), hello.getBootTimeNs() / 1_000_000, attempt);
@@ -229,6 +233,27 @@ final class QemuInstance implements VmInstance {
             }
             throw new VmException(VmException.Kind.BOOT_TIMEOUT, "vm " + id + ": no hello within " + deadline, e);
         }
+    }
+
+    /**
+     * Steps the guest's clock to the host's, after every handshake: the kernel read the RTC in whole seconds at
+     * boot (up to a second behind), and a pooled VM may have idled for hours before its lease. Not awaited: the
+     * agent serves calls in order, so the clock is set before the holder's next call (CreateContainer) runs,
+     * and the lease pays no round trip. A failure only costs precision, so it is logged, not thrown.
+     */
+    private void setGuestClock(AgentClient client) {
+        Instant now = Instant.now();
+        long hostNs = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        client.setClockAsync(SetClockRequest.newBuilder().setRealtimeNs(hostNs).build(), SET_CLOCK_TIMEOUT)
+                .whenComplete((r, e) -> {
+                    if (e != null) {
+                        log.warn("vm {}: the guest's clock was not set: {}", id, e.getMessage());
+                    } else if (log.isDebugEnabled()) {
+                        log.debug("vm {}: guest clock set; it was {} ms {}", id,
+                                Math.abs(r.getPreviousRealtimeNs() - hostNs) / 1_000_000,
+                                r.getPreviousRealtimeNs() < hostNs ? "behind" : "ahead");
+                    }
+                });
     }
 
     /** Launches QEMU for one attempt and waits until its pidfile and sockets exist. */
@@ -380,6 +405,7 @@ final class QemuInstance implements VmInstance {
             throw new VmException(dead ? VmException.Kind.EXITED : VmException.Kind.AGENT, "vm " + id
                     + ": attach: " + (dead ? "qemu exited" : "no session with the agent: " + e.getMessage()), e);
         }
+        setGuestClock(client);
         BootInfo info = new BootInfo(Duration.between(t0, Instant.now()), Duration.ofNanos(hello.getBootTimeNs()), 0,
                 accelerator, hello.getKernelRelease(), hello.getAgentVersion(), hello.getProtocolVersion());
         synchronized (lock) {

@@ -1,5 +1,7 @@
 package io.a3s.box.shim.vm.qemu;
 
+import io.a3s.box.guest.v1.SetClockRequest;
+import io.a3s.box.guest.v1.SetClockResponse;
 import io.a3s.box.guest.v1.SignalProcessRequest;
 import io.a3s.box.guest.v1.StartProcessRequest;
 import io.a3s.box.guest.v1.Stream;
@@ -20,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -71,6 +74,12 @@ class QemuAttachTest {
         CompletableFuture<WaitProcessResponse> pending = booted.agent().waitProcessAsync(
                 WaitProcessRequest.newBuilder().setContainerId("sleeper").build(), Duration.ofMinutes(5));
 
+        // The boot set the guest's clock (the RTC gave it whole seconds); then put it an hour behind, as a VM
+        // left idle for long might drift, for the attach below to correct.
+        assertGuestClockWithin(booted, Duration.ofMillis(200), "after the boot");
+        booted.agent().setClock(SetClockRequest.newBuilder().setRealtimeNs(hostNowNs() - 3_600_000_000_000L)
+                .build(), CALL);
+
         booted.detach();
         ExecutionException e = assertThrows(ExecutionException.class, () -> pending.get(5, TimeUnit.SECONDS));
         StatusException se = assertInstanceOf(StatusException.class, e.getCause());
@@ -90,6 +99,7 @@ class QemuAttachTest {
             assertEquals(booted.config(), attached.config());
             assertFalse(attached.isDetached());
             assertTrue(attached.bootInfo().guestBoot().toMillis() > 0);
+            assertGuestClockWithin(attached, Duration.ofMillis(200), "after the attach");
             // the container started under the previous host still runs and is still ours to stop
             attached.agent().signalProcess(SignalProcessRequest.newBuilder().setContainerId("sleeper").setSignal(9)
                     .build(), CALL);
@@ -120,6 +130,22 @@ class QemuAttachTest {
         } finally {
             attached.close();
         }
+    }
+
+    /** Reads the guest's clock through a SetClock to the host's time (its answer is the clock before). */
+    private static void assertGuestClockWithin(VmInstance vm, Duration bound, String when) throws Exception {
+        long host = hostNowNs();
+        SetClockResponse r = vm.agent().setClock(SetClockRequest.newBuilder().setRealtimeNs(host).build(), CALL);
+        assertTrue(r.getSet(), "in a VM the agent sets the clock");
+        long skewNs = r.getPreviousRealtimeNs() - host;
+        System.out.printf("guest clock %s: %+.3f ms from the host's%n", when, skewNs / 1e6);
+        assertTrue(Math.abs(skewNs) < bound.toNanos(), "guest clock " + when + " is " + skewNs / 1_000_000
+                + " ms off the host's");
+    }
+
+    private static long hostNowNs() {
+        Instant now = Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
 
     @Test
