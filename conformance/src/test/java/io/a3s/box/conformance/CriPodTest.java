@@ -1,14 +1,18 @@
 package io.a3s.box.conformance;
 
+import io.a3s.box.conformance.cri.v1.ContainerConfig;
 import io.a3s.box.conformance.cri.v1.ContainerState;
 import io.a3s.box.conformance.cri.v1.ContainerStatus;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
+import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
 import io.a3s.box.conformance.cri.v1.PodSandboxState;
 import io.a3s.box.conformance.cri.v1.PodSandboxStatus;
 import io.a3s.box.shim.daemon.TaskRecord;
+import io.grpc.StatusRuntimeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.ClassOrderer;
 import org.junit.jupiter.api.Nested;
@@ -27,6 +31,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -70,6 +75,17 @@ class CriPodTest {
             for (String c : containerIds) {
                 assertEquals(HOST_KERNEL, kernelOf(c), "container " + c + " is not on the host's kernel");
             }
+        }
+
+        /**
+         * Not a baseline here: with containerd 1.6.20's runc shim on these machines the CRI log of {@code seq 1
+         * 20000} ends early (at line 12 089, then 13 455, in two runs on 2026-12-04), the tail lost at the exit.
+         * a3s-box's shim drains the guest's output before it reports the exit, and delivers every line.
+         */
+        @Override
+        @Test
+        void aLongOutputArrivesWholeInTheCriLog() {
+            Assumptions.abort("containerd 1.6.20's runc shim loses the tail of this log here (see the javadoc)");
         }
     }
 
@@ -208,6 +224,67 @@ class CriPodTest {
                     () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
             assertEquals(3, r.getExitCode());
             assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus().getState());
+        }
+
+        @Test
+        void anExecOfACommandThatDoesNotExistFailsAtOnce() throws Exception {
+            // Kata #8026: "crictl/kubectl exec hang 60s when use not exist command"
+            PodSandboxConfig pod = h.pod("noexec", "noexec-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            long t0 = System.nanoTime();
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> h.cri.execSync(id, List.of("no-such-command"), 60));
+            Duration took = Duration.ofNanos(System.nanoTime() - t0);
+            assertTrue(e.getMessage().contains("no-such-command"), e.getMessage());
+            assertTrue(took.compareTo(Duration.ofSeconds(10)) < 0, "the failed exec took " + took);
+            assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus().getState());
+        }
+
+        @Test
+        void aContainerOverItsMemoryLimitIsReportedOomKilled() throws Exception {
+            // Kata runtime#2150, #8821: the kubelet's OOMKilled comes from the runtime's /tasks/oom event
+            PodSandboxConfig pod = h.pod("oom", "oom-host");
+            String podId = runPod(pod);
+            ContainerConfig c = PrivateCri.container("oom", "sh", "-c",
+                    "exec dd if=/dev/zero of=/dev/null bs=64M count=1");
+            c = c.toBuilder().setLinux(c.getLinux().toBuilder().setResources(LinuxContainerResources.newBuilder()
+                    .setMemoryLimitInBytes(32L << 20))).build();
+            String id;
+            try {
+                id = h.run(podId, pod, c);
+            } catch (RuntimeException e) {
+                throw new AssertionError("CreateContainer/StartContainer oom: " + e + diagnostics(), e);
+            }
+            ContainerStatus s = h.awaitExited(id, EXIT_LIMIT);
+            assertEquals(137, s.getExitCode(), s.toString());
+            assertEquals("OOMKilled", s.getReason(), s + diagnostics());
+        }
+
+        @Test
+        void aLongOutputArrivesWholeInTheCriLog() throws Exception {
+            // Kata #1713: "Logs output on Kata Containers pod is being truncated"
+            PodSandboxConfig pod = h.pod("longlog", "longlog-host");
+            String podId = runPod(pod);
+            int n = 20_000;
+            String id = runContainer(podId, pod, "seq", "seq", "1", Integer.toString(n));
+            ContainerStatus s = h.awaitExited(id, EXIT_LIMIT);
+            assertEquals(0, s.getExitCode(), s.toString());
+            Path log = Path.of(s.getLogPath());
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            List<String> lines = List.of();
+            while (System.nanoTime() - deadline < 0) {
+                lines = Files.exists(log) ? PrivateCri.logLines(log) : List.of();
+                if (lines.size() >= n) {
+                    break;
+                }
+                Thread.sleep(200);
+            }
+            assertEquals(n, lines.size(), () -> "lines in " + log + ", the last: "
+                    + ShimHarness.tail(read(log), 3));
+            for (int i = 0; i < n; i++) {
+                assertEquals("stdout F " + (i + 1), lines.get(i), "line " + (i + 1) + " of " + log);
+            }
         }
 
         @Test
