@@ -107,6 +107,31 @@ class CriPodTest {
             }
         }
 
+        @Test
+        void aPodWhoseGuestHangsStillStopsAndIsRemoved() throws Exception {
+            // Kata #13441, containerd#14081: kill-path calls against a hung runtime, pods Terminating for days
+            PodSandboxConfig pod = h.pod("hung", "hung-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            long qemu = Long.parseLong(Files.readString(vmOf(podId).resolve("qemu.pid")).strip());
+            assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(qemu)).start().waitFor());
+            try {
+                long t0 = System.nanoTime();
+                h.cri.stopPodSandbox(podId);
+                Duration took = Duration.ofNanos(System.nanoTime() - t0);
+                assertTrue(took.compareTo(Duration.ofSeconds(60)) < 0, "StopPodSandbox took " + took);
+                assertEquals(PodSandboxState.SANDBOX_NOTREADY, h.cri.podSandboxStatus(podId, false).getStatus()
+                        .getState());
+                ContainerStatus s = h.cri.containerStatus(id, false).getStatus();
+                assertEquals(ContainerState.CONTAINER_EXITED, s.getState(), s.toString());
+                assertEquals(137, s.getExitCode(), s.toString());
+                assertFalse(ProcessHandle.of(qemu).isPresent(), "the hung qemu " + qemu + " still runs");
+                h.cri.removePodSandbox(podId); // and @AfterEach checks that nothing is left
+            } finally {
+                new ProcessBuilder("kill", "-KILL", Long.toString(qemu)).start().waitFor();
+            }
+        }
+
         /** The VM state directory of task {@code id}, from the shim's task file. */
         private Path vmOf(String id) throws Exception {
             Path file = h.state.resolve("tasks").resolve(PrivateCri.NS).resolve(id + ".json");

@@ -255,14 +255,18 @@ public final class Container {
         } finally {
             lock.unlock();
         }
-        // The VM holds this container alone: killing it is a SIGKILL of every process in the container.
-        boolean vmIsTheContainer = signal == SIGKILL && p.isInit() && sandbox.releaseDestroysVm();
+        // The agent answers a SignalProcess as soon as it has called kill(2): no answer to a SIGKILL of an init
+        // means the guest is hung, and then killing the VM is the only way that SIGKILL takes effect. For a lone
+        // container that is the container; for a pod's, the pod, whose containers hang in that guest anyway
+        // (else its StopPodSandbox could never succeed: pods stuck Terminating, Kata #13441, containerd#14081).
+        boolean escalate = signal == SIGKILL && p.isInit();
         try {
             agent().signalProcess(SignalProcessRequest.newBuilder().setContainerId(id).setExecId(execId)
-                    .setSignal(signal).setAll(all && p.isInit()).build(), vmIsTheContainer ? KILL_ANSWER_BOUND : CALL);
+                    .setSignal(signal).setAll(all && p.isInit()).build(), escalate ? KILL_ANSWER_BOUND : CALL);
         } catch (StatusException e) {
-            if (vmIsTheContainer && e.code() == Code.DEADLINE_EXCEEDED) {
-                sandbox.kill("SIGKILL of task " + id + " not taken by the guest within " + KILL_ANSWER_BOUND);
+            if (escalate && e.code() == Code.DEADLINE_EXCEEDED) {
+                sandbox.kill("SIGKILL of task " + id + " not taken by the guest within " + KILL_ANSWER_BOUND
+                        + (sandbox.releaseDestroysVm() ? "" : "; every container of its pod goes with the vm"));
                 return; // its exit (137) follows, as for any VM that died
             }
             if (e.code() == Code.UNAVAILABLE) {

@@ -396,6 +396,39 @@ class ContainerTest {
     }
 
     @Test
+    void aSigkillThePodsHungGuestDoesNotTakeKillsThePodsVm() throws Exception {
+        // a pod's container: its VM holds the pod, and a hung guest hangs all of it; the kill must still end
+        Container c = create("pod-member", NO_STDIO, "sleep");
+        c.start("");
+        FakeSandbox sb = sandbox(c);
+        sb.fake.signalsHang = true;
+        long t0 = System.nanoTime();
+        c.kill("", SIGKILL, false);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(ms < Container.KILL_ANSWER_BOUND.toMillis() + 5000, "kill took " + ms + " ms");
+        assertEquals(1, sb.kills.get());
+        assertEquals(137, exitOf(c.waitExit("")));
+    }
+
+    @Test
+    void aSigtermTheGuestDoesNotTakeNeverKillsTheVm() throws Exception {
+        Container c = startedAloneInItsVm("hung-term");
+        FakeSandbox sb = sandbox(c);
+        sb.fake.signalsHang = true;
+        Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(Container.KILL_ANSWER_BOUND.toMillis() + 2000);
+            } catch (InterruptedException ignored) {
+                // the test ended
+            }
+            sb.fake.signalsHang = false;
+        });
+        c.kill("", SIGTERM, false); // only a SIGKILL may cost the VM: a SIGTERM waits for the guest's answer
+        assertEquals(0, sb.kills.get());
+        assertEquals(143, exitOf(c.waitExit("")));
+    }
+
+    @Test
     void aSigkillOfAnExecThatTheGuestTakesLateNeverKillsTheVm() throws Exception {
         Container c = startedAloneInItsVm("hung-exec");
         FakeSandbox sb = sandbox(c);
