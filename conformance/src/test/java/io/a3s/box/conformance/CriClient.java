@@ -4,6 +4,8 @@ import com.google.protobuf.Descriptors;
 import com.google.protobuf.Message;
 import io.a3s.box.conformance.cri.v1.ContainerFilter;
 import io.a3s.box.conformance.cri.v1.ContainerConfig;
+import io.a3s.box.conformance.cri.v1.ContainerStatsRequest;
+import io.a3s.box.conformance.cri.v1.ContainerStatsResponse;
 import io.a3s.box.conformance.cri.v1.ContainerStatusRequest;
 import io.a3s.box.conformance.cri.v1.ContainerStatusResponse;
 import io.a3s.box.conformance.cri.v1.CreateContainerRequest;
@@ -113,6 +115,9 @@ final class CriClient implements AutoCloseable {
                     ContainerStatusResponse.getDefaultInstance());
     private static final MethodDescriptor<ExecSyncRequest, ExecSyncResponse> EXEC_SYNC =
             method(RUNTIME, "ExecSync", ExecSyncRequest.getDefaultInstance(), ExecSyncResponse.getDefaultInstance());
+    private static final MethodDescriptor<ContainerStatsRequest, ContainerStatsResponse> CONTAINER_STATS =
+            method(RUNTIME, "ContainerStats", ContainerStatsRequest.getDefaultInstance(),
+                    ContainerStatsResponse.getDefaultInstance());
     private static final MethodDescriptor<ImageStatusRequest, ImageStatusResponse> IMAGE_STATUS =
             method(IMAGES, "ImageStatus", ImageStatusRequest.getDefaultInstance(),
                     ImageStatusResponse.getDefaultInstance());
@@ -227,6 +232,11 @@ final class CriClient implements AutoCloseable {
     ContainerStatusResponse containerStatus(String id, boolean verbose) {
         return call(CONTAINER_STATUS, ContainerStatusRequest.newBuilder().setContainerId(id).setVerbose(verbose)
                 .build(), SHORT);
+    }
+
+    /** The container's CPU and memory figures, as kubelet reads them (kubectl top, eviction). */
+    ContainerStatsResponse containerStats(String id) {
+        return call(CONTAINER_STATS, ContainerStatsRequest.newBuilder().setContainerId(id).build(), SHORT);
     }
 
     /** The containers of pod {@code podId}; every container when it is null. */

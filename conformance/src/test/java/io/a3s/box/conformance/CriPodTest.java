@@ -2,6 +2,7 @@ package io.a3s.box.conformance;
 
 import io.a3s.box.conformance.cri.v1.ContainerConfig;
 import io.a3s.box.conformance.cri.v1.ContainerState;
+import io.a3s.box.conformance.cri.v1.ContainerStats;
 import io.a3s.box.conformance.cri.v1.ContainerStatus;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
@@ -310,6 +311,30 @@ class CriPodTest {
             for (int i = 0; i < n; i++) {
                 assertEquals("stdout F " + (i + 1), lines.get(i), "line " + (i + 1) + " of " + log);
             }
+        }
+
+        @Test
+        void containerStatsReportTheContainersCpuAndMemory() throws Exception {
+            // what kubelet reads for kubectl top and for evictions
+            PodSandboxConfig pod = h.pod("stats", "stats-host");
+            String podId = runPod(pod);
+            // 16 MiB held in a file of /dev, a tmpfs in both runtimes, charged to the container; a little CPU spent
+            String id = runContainer(podId, pod, "busy", "sh", "-c",
+                    "head -c 16777216 /dev/zero > /dev/held; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done;"
+                            + " touch /tmp/ready; exec sleep 1000");
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (h.cri.execSync(id, List.of("test", "-e", "/tmp/ready"), 30).getExitCode() != 0) {
+                assertTrue(System.nanoTime() - deadline < 0, "the container never got ready");
+                Thread.sleep(200);
+            }
+            ContainerStats s = h.cri.containerStats(id).getStats();
+            assertEquals(id, s.getAttributes().getId(), s.toString());
+            assertEquals("busy", s.getAttributes().getMetadata().getName(), s.toString());
+            assertTrue(s.getCpu().getTimestamp() > 0, s.toString());
+            assertTrue(s.getCpu().getUsageCoreNanoSeconds().getValue() > 10_000_000L, "CPU: " + s.getCpu());
+            long ws = s.getMemory().getWorkingSetBytes().getValue();
+            assertTrue(ws >= 16L << 20 && ws < 512L << 20, "working set " + ws + " B: " + s.getMemory());
+            assertTrue(s.getMemory().getUsageBytes().getValue() >= ws, s.getMemory().toString());
         }
 
         @Test
