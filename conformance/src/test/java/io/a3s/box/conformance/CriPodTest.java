@@ -6,6 +6,7 @@ import io.a3s.box.conformance.cri.v1.ContainerStats;
 import io.a3s.box.conformance.cri.v1.ContainerStatus;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
+import io.a3s.box.conformance.cri.v1.Mount;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
 import io.a3s.box.conformance.cri.v1.PodSandboxState;
 import io.a3s.box.conformance.cri.v1.PodSandboxStatus;
@@ -184,11 +185,15 @@ class CriPodTest {
 
         /** Create and Start, with a message that has the logs a failure needs. */
         String runContainer(String podId, PodSandboxConfig pod, String name, String... command) {
+            return runContainer(podId, pod, PrivateCri.container(name, command));
+        }
+
+        String runContainer(String podId, PodSandboxConfig pod, ContainerConfig config) {
             try {
-                return h.run(podId, pod, PrivateCri.container(name, command));
+                return h.run(podId, pod, config);
             } catch (RuntimeException e) {
-                throw new AssertionError("CreateContainer/StartContainer " + name + " (" + handler() + "): " + e
-                        + diagnostics(), e);
+                throw new AssertionError("CreateContainer/StartContainer " + config.getMetadata().getName() + " ("
+                        + handler() + "): " + e + diagnostics(), e);
             }
         }
 
@@ -335,6 +340,40 @@ class CriPodTest {
             long ws = s.getMemory().getWorkingSetBytes().getValue();
             assertTrue(ws >= 16L << 20 && ws < 512L << 20, "working set " + ws + " B: " + s.getMemory());
             assertTrue(s.getMemory().getUsageBytes().getValue() >= ws, s.getMemory().toString());
+        }
+
+        @Test
+        void containersOfAPodShareMemoryThroughDevShm() throws Exception {
+            // shm_open, sem_open, Python's multiprocessing: a /dev/shm file mapped MAP_SHARED by two containers
+            Path bin = Files.createTempDirectory(Path.of("/tmp"), "a3s-shmprobe");
+            try {
+                Process cc = new ProcessBuilder("gcc", "-static", "-O2", "-o", bin.resolve("shmprobe").toString(),
+                        h.repo.resolve("conformance/src/test/c/shmprobe.c").toString()).redirectErrorStream(true)
+                        .start();
+                String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertEquals(0, cc.waitFor(), "gcc: " + ccOut);
+                PodSandboxConfig pod = h.pod("shm", "shm-host");
+                String podId = runPod(pod);
+                ContainerConfig.Builder c = PrivateCri.container("a", "sleep", "1000").toBuilder()
+                        .addMounts(Mount.newBuilder().setContainerPath("/probe").setHostPath(bin.toString())
+                                .setReadonly(true));
+                String a = runContainer(podId, pod, c.build());
+                String b = runContainer(podId, pod, c.setMetadata(c.getMetadata().toBuilder().setName("b"))
+                        .setLogPath("b/0.log").build());
+                ExecSyncResponse set = h.cri.execSync(a, List.of("/probe/shmprobe", "set", "/dev/shm/probe",
+                        "written by a"), 60);
+                assertEquals(0, set.getExitCode(), () -> "set: " + set.getStderr().toString(StandardCharsets.UTF_8));
+                ExecSyncResponse get = h.cri.execSync(b, List.of("/probe/shmprobe", "get", "/dev/shm/probe"), 60);
+                assertEquals(0, get.getExitCode(), () -> "get: " + get.getStderr().toString(StandardCharsets.UTF_8));
+                assertEquals("written by a\n", get.getStdout().toString(StandardCharsets.UTF_8));
+            } finally {
+                try (var files = Files.list(bin)) {
+                    for (Path f : files.toList()) {
+                        Files.delete(f);
+                    }
+                }
+                Files.delete(bin);
+            }
         }
 
         @Test
