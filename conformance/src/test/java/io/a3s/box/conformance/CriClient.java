@@ -14,6 +14,9 @@ import io.a3s.box.conformance.cri.v1.Cri;
 import io.a3s.box.conformance.cri.v1.ExecSyncRequest;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.ImageSpec;
+import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
+import io.a3s.box.conformance.cri.v1.UpdateContainerResourcesRequest;
+import io.a3s.box.conformance.cri.v1.UpdateContainerResourcesResponse;
 import io.a3s.box.conformance.cri.v1.ImageStatusRequest;
 import io.a3s.box.conformance.cri.v1.ImageStatusResponse;
 import io.a3s.box.conformance.cri.v1.ListContainersRequest;
@@ -118,6 +121,10 @@ final class CriClient implements AutoCloseable {
     private static final MethodDescriptor<ContainerStatsRequest, ContainerStatsResponse> CONTAINER_STATS =
             method(RUNTIME, "ContainerStats", ContainerStatsRequest.getDefaultInstance(),
                     ContainerStatsResponse.getDefaultInstance());
+    private static final MethodDescriptor<UpdateContainerResourcesRequest, UpdateContainerResourcesResponse>
+            UPDATE_CONTAINER_RESOURCES = method(RUNTIME, "UpdateContainerResources",
+                    UpdateContainerResourcesRequest.getDefaultInstance(),
+                    UpdateContainerResourcesResponse.getDefaultInstance());
     private static final MethodDescriptor<ImageStatusRequest, ImageStatusResponse> IMAGE_STATUS =
             method(IMAGES, "ImageStatus", ImageStatusRequest.getDefaultInstance(),
                     ImageStatusResponse.getDefaultInstance());
@@ -237,6 +244,12 @@ final class CriClient implements AutoCloseable {
     /** The container's CPU and memory figures, as kubelet reads them (kubectl top, eviction). */
     ContainerStatsResponse containerStats(String id) {
         return call(CONTAINER_STATS, ContainerStatsRequest.newBuilder().setContainerId(id).build(), SHORT);
+    }
+
+    /** kubelet's in-place resize (and its CPU manager): new cgroup resources for a running container. */
+    void updateContainerResources(String id, LinuxContainerResources resources) {
+        call(UPDATE_CONTAINER_RESOURCES, UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
+                .setLinux(resources).build(), SHORT);
     }
 
     /** The containers of pod {@code podId}; every container when it is null. */

@@ -377,6 +377,30 @@ class CriPodTest {
         }
 
         @Test
+        void updateContainerResourcesChangesTheMemoryLimitTheContainerSees() throws Exception {
+            // kubelet's in-place pod resize; the limit as the container itself finds it, as the JVM and Go do:
+            // cgroup v2 in the VM (its own cgroup through /proc/self/cgroup: CRI adds a cgroup namespace only
+            // on v2 hosts), v1 on these hosts for runc
+            PodSandboxConfig pod = h.pod("resize", "resize-host");
+            String podId = runPod(pod);
+            ContainerConfig c = PrivateCri.container("sleeper", "sleep", "1000");
+            c = c.toBuilder().setLinux(c.getLinux().toBuilder().setResources(LinuxContainerResources.newBuilder()
+                    .setMemoryLimitInBytes(64L << 20))).build();
+            String id = runContainer(podId, pod, c);
+            List<String> read = List.of("sh", "-c",
+                    "f=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/memory.max;"
+                            + " if [ -f $f ]; then cat $f; else cat /sys/fs/cgroup/memory/memory.limit_in_bytes; fi");
+            ExecSyncResponse before = h.cri.execSync(id, read, 60);
+            assertEquals(Long.toString(64L << 20), before.getStdout().toString(StandardCharsets.UTF_8).strip(),
+                    () -> "stderr: " + before.getStderr().toString(StandardCharsets.UTF_8));
+            h.cri.updateContainerResources(id, LinuxContainerResources.newBuilder().setMemoryLimitInBytes(96L << 20)
+                    .build());
+            ExecSyncResponse after = h.cri.execSync(id, read, 60);
+            assertEquals(Long.toString(96L << 20), after.getStdout().toString(StandardCharsets.UTF_8).strip(),
+                    () -> "stderr: " + after.getStderr().toString(StandardCharsets.UTF_8));
+        }
+
+        @Test
         void theStandardDevicesOpenUnderTheDenyAllRuleCriSends() throws Exception {
             PodSandboxConfig pod = h.pod("dev", "dev-host");
             String podId = runPod(pod);
