@@ -214,7 +214,7 @@ public final class PodNetwork {
     }
 
     /** Runs a command to its end within {@link #COMMAND_LIMIT}; its stdout, or its stderr in the exception. */
-    private static String run(List<String> cmd) throws IOException {
+    static String run(List<String> cmd) throws IOException {
         Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .start();
         var out = drain(p.getInputStream());

@@ -111,6 +111,27 @@ public final class Linux {
     private static final MethodHandle SENDMSG = handle("sendmsg",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_INT));
+    private static final MethodHandle BIND = handle("bind",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle LISTEN = handle("listen",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle GETSOCKNAME = handle("getsockname",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS));
+    private static final MethodHandle ACCEPT4 = handle("accept4",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle GETSOCKOPT = handle("getsockopt",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle SHUTDOWN = handle("shutdown",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final int AF_INET = 2;
+    private static final int SOCKADDR_IN_SIZE = 16;
+    private static final int SOL_IP = 0;
+    private static final int SO_ORIGINAL_DST = 80;
+    private static final int SHUT_RDWR = 2;
     private static final int O_RDONLY = 0;
     private static final int O_RDWR = 2;
     private static final int CLONE_NEWNET = 0x40000000;
@@ -364,17 +385,21 @@ public final class Linux {
         }
     }
 
+    /** Work done on a thread inside a network namespace (see {@link #inNetns}). */
+    @FunctionalInterface
+    private interface NetnsWork<T> {
+        T run(Arena arena, MemorySegment state) throws Throwable;
+    }
+
     /**
-     * A tap device named {@code name} (IFF_TAP | IFF_NO_PI: plain Ethernet frames, so the kernel segments large
-     * packets before they reach it) created in the network namespace {@code netnsPath}; returns its fd, which
-     * works from any namespace. The device lives as long as an fd of it is open. Done on a thread of its own
-     * that enters the namespace and ends there: setns changes only the calling thread, and a JVM thread that
-     * moved must not go back to running other work.
+     * Runs {@code work} on a platform thread of its own that enters the network namespace {@code netnsPath} and
+     * ends there: setns changes only the calling thread, and a JVM thread that moved must not go back to running
+     * other work. What it creates there (a tap, a socket) stays in that namespace and works from any thread.
      */
-    public static int openTapIn(String netnsPath, String name) throws ErrnoException {
-        int[] fd = {-1};
+    private static <T> T inNetns(String netnsPath, String what, NetnsWork<T> work) throws ErrnoException {
+        Object[] result = {null};
         ErrnoException[] failure = {null};
-        Thread t = Thread.ofPlatform().name("a3s-tap-" + name).unstarted(() -> {
+        Thread t = Thread.ofPlatform().name("a3s-netns-" + what).unstarted(() -> {
             int ns = -1;
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment state = arena.allocate(CALL_STATE);
@@ -385,23 +410,11 @@ public final class Linux {
                 if ((int) SETNS.invokeExact(state, ns, CLONE_NEWNET) < 0) {
                     throw error(state, "setns `" + netnsPath + "`");
                 }
-                int tun = (int) OPEN.invokeExact(state, arena.allocateFrom("/dev/net/tun"), O_RDWR | O_CLOEXEC, 0);
-                if (tun < 0) {
-                    throw error(state, "open /dev/net/tun");
-                }
-                MemorySegment ifr = arena.allocate(40, 8);
-                ifr.setString(0, name);
-                ifr.set(ValueLayout.JAVA_SHORT, 16, (short) (IFF_TAP | IFF_NO_PI));
-                if ((int) IOCTL_PTR.invokeExact(state, tun, TUNSETIFF, ifr) < 0) {
-                    ErrnoException e = error(state, "create tap `" + name + "` in `" + netnsPath + "`");
-                    close(tun);
-                    throw e;
-                }
-                fd[0] = tun;
+                result[0] = work.run(arena, state);
             } catch (ErrnoException e) {
                 failure[0] = e;
             } catch (Throwable e) {
-                failure[0] = new ErrnoException("tap `" + name + "`", EINVAL, e.toString());
+                failure[0] = new ErrnoException(what, EINVAL, e.toString());
             } finally {
                 close(ns);
             }
@@ -411,12 +424,139 @@ public final class Linux {
             t.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ErrnoException("tap `" + name + "`", EINTR, "interrupted");
+            throw new ErrnoException(what, EINTR, "interrupted");
         }
         if (failure[0] != null) {
             throw failure[0];
         }
-        return fd[0];
+        @SuppressWarnings("unchecked")
+        T r = (T) result[0];
+        return r;
+    }
+
+    /**
+     * A tap device named {@code name} (IFF_TAP | IFF_NO_PI: plain Ethernet frames, so the kernel segments large
+     * packets before they reach it) created in the network namespace {@code netnsPath}; returns its fd, which
+     * works from any namespace. The device lives as long as an fd of it is open.
+     */
+    public static int openTapIn(String netnsPath, String name) throws ErrnoException {
+        return inNetns(netnsPath, "tap `" + name + "`", (arena, state) -> {
+            int tun = (int) OPEN.invokeExact(state, arena.allocateFrom("/dev/net/tun"), O_RDWR | O_CLOEXEC, 0);
+            if (tun < 0) {
+                throw error(state, "open /dev/net/tun");
+            }
+            MemorySegment ifr = arena.allocate(40, 8);
+            ifr.setString(0, name);
+            ifr.set(ValueLayout.JAVA_SHORT, 16, (short) (IFF_TAP | IFF_NO_PI));
+            if ((int) IOCTL_PTR.invokeExact(state, tun, TUNSETIFF, ifr) < 0) {
+                ErrnoException e = error(state, "create tap `" + name + "` in `" + netnsPath + "`");
+                close(tun);
+                throw e;
+            }
+            return tun;
+        });
+    }
+
+    /** A listening TCP socket and the port it got. */
+    public record Listener(int fd, int port) {}
+
+    /**
+     * A close-on-exec TCP socket listening on 127.0.0.1 (a port the kernel picks) in the network namespace
+     * {@code netnsPath}. Connections to it are made in that namespace; it is accepted from any thread.
+     */
+    public static Listener listenOnLoopbackIn(String netnsPath) throws ErrnoException {
+        return inNetns(netnsPath, "listener", (arena, state) -> {
+            int fd = (int) SOCKET.invokeExact(state, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                throw error(state, "socket");
+            }
+            try {
+                MemorySegment addr = sockaddrIn(arena, 0);
+                if ((int) BIND.invokeExact(state, fd, addr, SOCKADDR_IN_SIZE) < 0) {
+                    throw error(state, "bind 127.0.0.1 in `" + netnsPath + "`");
+                }
+                if ((int) LISTEN.invokeExact(state, fd, 64) < 0) {
+                    throw error(state, "listen");
+                }
+                MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, SOCKADDR_IN_SIZE);
+                if ((int) GETSOCKNAME.invokeExact(state, fd, addr, len) < 0) {
+                    throw error(state, "getsockname");
+                }
+                return new Listener(fd, portOf(addr));
+            } catch (Throwable e) {
+                close(fd);
+                throw e;
+            }
+        });
+    }
+
+    /**
+     * Waits for a connection on {@code listener} and returns its close-on-exec fd. Blocks the calling thread (a
+     * platform thread: a virtual one would pin its carrier); {@link #shutdownListener} wakes it with EINVAL.
+     */
+    public static int accept(int listener) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            while (true) {
+                int fd = (int) ACCEPT4.invokeExact(state, listener, MemorySegment.NULL, MemorySegment.NULL,
+                        SOCK_CLOEXEC);
+                if (fd >= 0) {
+                    return fd;
+                }
+                if ((int) ERRNO.get(state, 0L) != EINTR) {
+                    throw error(state, "accept");
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Ends a listening socket's pending and future {@link #accept}s (close alone would not wake them). */
+    public static void shutdownListener(int listener) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int ignored = (int) SHUTDOWN.invokeExact(state, listener, SHUT_RDWR);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * The port an accepted connection was made to before an iptables REDIRECT sent it to its listener
+     * ({@code SO_ORIGINAL_DST}).
+     */
+    public static int originalDestinationPort(int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment addr = arena.allocate(SOCKADDR_IN_SIZE, 4);
+            MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, SOCKADDR_IN_SIZE);
+            if ((int) GETSOCKOPT.invokeExact(state, fd, SOL_IP, SO_ORIGINAL_DST, addr, len) < 0) {
+                throw error(state, "getsockopt SO_ORIGINAL_DST");
+            }
+            return portOf(addr);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** A {@code struct sockaddr_in} for 127.0.0.1:{@code port}. */
+    private static MemorySegment sockaddrIn(Arena arena, int port) {
+        MemorySegment a = arena.allocate(SOCKADDR_IN_SIZE, 4);
+        a.set(ValueLayout.JAVA_SHORT, 0, (short) AF_INET);
+        a.set(ValueLayout.JAVA_BYTE, 2, (byte) (port >> 8));
+        a.set(ValueLayout.JAVA_BYTE, 3, (byte) port);
+        a.set(ValueLayout.JAVA_BYTE, 4, (byte) 127);
+        a.set(ValueLayout.JAVA_BYTE, 7, (byte) 1);
+        return a;
+    }
+
+    private static int portOf(MemorySegment sockaddrIn) {
+        return (sockaddrIn.get(ValueLayout.JAVA_BYTE, 2) & 0xff) << 8 | sockaddrIn.get(ValueLayout.JAVA_BYTE, 3) & 0xff;
     }
 
     /** A connected, close-on-exec Unix stream socket to {@code path}. */
