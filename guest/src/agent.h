@@ -39,13 +39,13 @@
                                             many finished, drained execs the oldest are forgotten */
 
 /* An fd in the epoll set. data.ptr of every epoll event points to one of these. */
-enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_SIGNAL, EV_TIMER, EV_STATUS, EV_OUT, EV_IN };
+enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_SIGNAL, EV_TIMER, EV_STATUS, EV_OUT, EV_IN, EV_PORTFWD };
 struct ev {
     int kind;
     int fd;          /* -1 when closed */
     int idx;         /* EV_OUT: 0 stdout, 1 stderr */
     uint32_t events; /* current epoll interest; 0 = not in the set */
-    void *obj;       /* struct process * for EV_STATUS/OUT/IN */
+    void *obj;       /* struct process * for EV_STATUS/OUT/IN, struct port_conn * for EV_PORTFWD */
 };
 
 int ev_set(struct ev *ev, uint32_t events); /* add / modify / remove (events == 0) */
@@ -56,9 +56,10 @@ struct call {
     struct call *next;
     uint32_t stream;
     uint64_t gen;            /* connection generation it arrived on */
-    uint32_t max_bytes;      /* ReadOutput */
-    uint8_t *data;           /* WriteStdin: bytes to write */
+    uint32_t max_bytes;      /* ReadOutput, PortRead */
+    uint8_t *data;           /* WriteStdin, PortWrite: bytes to write */
     size_t len, off;
+    bool close_write;        /* PortWrite: shut the write side once data is written */
     uint64_t last_oom;       /* WaitOom */
     uint64_t deadline_ns;    /* PauseContainer */
 };
@@ -225,6 +226,12 @@ void stdio_write(struct process *p, struct call *call);
 int stdio_close_stdin(struct process *p);
 int stdio_resize(struct process *p, uint32_t width, uint32_t height);
 void stdio_close_all(struct process *p);
+/* The pull model's I/O on a non-blocking fd, shared with port.c. fd_read_avail reads until buf is full, the fd has
+ * nothing more for now, end of file or an error, *n telling how much it read: returns 0 (full), -EAGAIN, 1 (end of
+ * file) or another -errno. fd_write_call writes what is left of call's data: 0 once all is written, -EAGAIN when
+ * the fd is full (call->off says how far it got), or another -errno. */
+int fd_read_avail(int fd, uint8_t *buf, size_t max, size_t *n);
+int fd_write_call(int fd, struct call *call);
 
 /* boot.c */
 int boot_stage1(void);           /* initramfs: mounts, modules, switch to a tmpfs root (re-execs) */

@@ -11,6 +11,7 @@
  * is accepted: one connection at a time, like the port. */
 #include "agent.h"
 #include "log.h"
+#include "port.h"
 #include "util.h"
 
 #include <errno.h>
@@ -69,6 +70,7 @@ static void reset_connection(void)
     A.input_paused = false;
     A.last_stream = 0;
     agent_drop_calls();
+    ports_close_all();
 }
 
 /* A VM sees few reconnects, each worth a line; test mode sees one per client. */
@@ -142,12 +144,13 @@ void channel_send(uint8_t *frame, size_t len)
 
 /* Hello starts a new session (see docs/guest-protocol.md, "Reconnects"): virtio-serial does not tell
  * reliably where one host connection ends and the next begins, the Hello does. Calls pending from before
- * are forgotten and responses not yet started are dropped (a partly written one must be finished, or the
- * byte stream would be cut mid-frame). */
+ * are forgotten, port connections closed (their ids mean nothing to the new host), and responses not yet
+ * started are dropped (a partly written one must be finished, or the byte stream would be cut mid-frame). */
 void channel_new_session(void)
 {
     A.conn_gen++;
     agent_drop_calls();
+    ports_close_all();
     struct obuf **pp = &A.outq_head;
     if (*pp && (*pp)->off > 0)
         pp = &(*pp)->next;

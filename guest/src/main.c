@@ -6,6 +6,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "log.h"
+#include "port.h"
 #include "util.h"
 
 #include <errno.h>
@@ -59,6 +60,8 @@ void timer_update(void)
         ms = AGENT_RECONNECT_POLL_MS;
     else if (containers_want_fast_timer())
         ms = AGENT_FAST_POLL_MS;
+    else if (ports_want_timer())
+        ms = PORT_POLL_MS;
     else if (containers_want_oom_timer())
         ms = AGENT_OOM_POLL_MS;
     if (ms == A.timer_ms)
@@ -177,6 +180,7 @@ static void loop(void)
                     log_warn("timerfd: %s", strerror(errno));
                 channel_on_timer();
                 containers_on_timer();
+                ports_on_timer();
                 break;
             }
             case EV_STATUS:
@@ -188,9 +192,13 @@ static void loop(void)
             case EV_IN:
                 stdio_on_writable(ev->obj);
                 break;
+            case EV_PORTFWD:
+                port_on_event(ev->obj);
+                break;
             }
         }
         graveyard_flush();
+        ports_flush();
         timer_update();
     }
 }

@@ -1,14 +1,16 @@
 /* The a3s.guest.v1.Agent service: request decoding, one handler per method, responses.
  *
- * Handlers answer at once or park a struct call on the object whose event completes it (proc.c, stdio.c).
- * Errors: precondition and lookup failures use their gRPC code (NOT_FOUND, ALREADY_EXISTS,
+ * Handlers answer at once or park a struct call on the object whose event completes it (proc.c, stdio.c,
+ * port.c). Errors: precondition and lookup failures use their gRPC code (NOT_FOUND, ALREADY_EXISTS,
  * FAILED_PRECONDITION, INVALID_ARGUMENT); a failed syscall is UNKNOWN with an ErrorDetail carrying errno
- * and the operation. Messages are lower-case, identifiers in backquotes. */
+ * and the operation, except on a port connection, where it is UNAVAILABLE: there the peer failed, not the
+ * agent. Messages are lower-case, identifiers in backquotes. */
 #include "agent.h"
 #include "attrs.h"
 #include "cgroup.h"
 #include "log.h"
 #include "net.h"
+#include "port.h"
 #include "util.h"
 
 #include <errno.h>
@@ -108,6 +110,16 @@ struct rctx {
 static struct call *pend(struct rctx *r)
 {
     return call_new(r->stream);
+}
+
+/* A call that carries bytes to write: they outlive the request message. */
+static struct call *pend_data(struct rctx *r, const ProtobufCBinaryData *data)
+{
+    struct call *call = pend(r);
+    call->len = data->len;
+    call->data = xmalloc(call->len);
+    memcpy(call->data, data->data, call->len);
+    return call;
 }
 
 static bool valid_id(const char *id)
@@ -532,11 +544,7 @@ static void h_write(struct rctx *r, void *msg)
             p->c->id);
         return;
     }
-    struct call *call = pend(r);
-    call->len = req->data.len;
-    call->data = xmalloc(call->len);
-    memcpy(call->data, req->data.data, call->len);
-    stdio_write(p, call);
+    stdio_write(p, pend_data(r, &req->data));
 }
 
 static void h_close_stdin(struct rctx *r, void *msg)
@@ -769,6 +777,72 @@ static void h_set_clock(struct rctx *r, void *msg)
     reply_msg(r->stream, r->gen, &resp.base);
 }
 
+/* --- port forwarding (port.c) --- */
+
+static struct port_conn *get_port(struct rctx *r, uint64_t id)
+{
+    struct port_conn *pc = port_find(id);
+    if (!pc)
+        ERR(r, CODE_NOT_FOUND, 0, NULL, "port connection %" PRIu64 " does not exist", id);
+    return pc;
+}
+
+static void h_open_port(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__OpenPortRequest *req = msg;
+    if (req->port == 0 || req->port > 65535) {
+        ERR(r, CODE_INVALID_ARGUMENT, 0, NULL, "port %u is not in 1..65535", req->port);
+        return;
+    }
+    if (port_count() >= PORT_MAX_CONNS) {
+        ERR(r, CODE_RESOURCE_EXHAUSTED, 0, NULL, "cannot connect to 127.0.0.1:%u: %d port connections are open already",
+            req->port, PORT_MAX_CONNS);
+        return;
+    }
+    port_open((uint16_t)req->port, pend(r));
+}
+
+static void h_port_read(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__PortReadRequest *req = msg;
+    struct port_conn *pc = get_port(r, req->conn_id);
+    if (!pc)
+        return;
+    if (pc->read) {
+        ERR(r, CODE_FAILED_PRECONDITION, 0, NULL, "port connection %" PRIu64 " has a PortRead pending already",
+            pc->id);
+        return;
+    }
+    struct call *call = pend(r);
+    call->max_bytes = req->max_bytes;
+    port_read(pc, call);
+}
+
+static void h_port_write(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__PortWriteRequest *req = msg;
+    struct port_conn *pc = get_port(r, req->conn_id);
+    if (!pc)
+        return;
+    if (pc->write_shut) {
+        ERR(r, CODE_FAILED_PRECONDITION, 0, NULL, "the write side of port connection %" PRIu64 " is shut", pc->id);
+        return;
+    }
+    struct call *call = pend_data(r, &req->data);
+    call->close_write = req->close_write;
+    port_write(pc, call);
+}
+
+static void h_port_close(struct rctx *r, void *msg)
+{
+    A3s__Guest__V1__PortCloseRequest *req = msg;
+    struct port_conn *pc = get_port(r, req->conn_id);
+    if (!pc)
+        return;
+    port_close(pc);
+    reply_empty(r->stream, r->gen);
+}
+
 /* --- dispatch --- */
 
 struct method {
@@ -798,6 +872,10 @@ static const struct method methods[] = {
     { "DeleteProcess", &a3s__guest__v1__delete_process_request__descriptor, h_delete_process },
     { "ConfigureNetwork", &a3s__guest__v1__configure_network_request__descriptor, h_configure_network },
     { "SetClock", &a3s__guest__v1__set_clock_request__descriptor, h_set_clock },
+    { "OpenPort", &a3s__guest__v1__open_port_request__descriptor, h_open_port },
+    { "PortRead", &a3s__guest__v1__port_read_request__descriptor, h_port_read },
+    { "PortWrite", &a3s__guest__v1__port_write_request__descriptor, h_port_write },
+    { "PortClose", &a3s__guest__v1__port_close_request__descriptor, h_port_close },
 };
 
 void rpc_dispatch(uint32_t stream, const uint8_t *payload, size_t len)

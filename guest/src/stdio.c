@@ -125,6 +125,39 @@ int stdio_prepare(struct process *p, const A3s__Guest__V1__ProcessSpec *ps, int 
     return 0;
 }
 
+int fd_read_avail(int fd, uint8_t *buf, size_t max, size_t *n)
+{
+    *n = 0;
+    while (*n < max) {
+        ssize_t r = read(fd, buf + *n, max - *n);
+        if (r > 0) {
+            *n += (size_t)r;
+            continue;
+        }
+        if (r == 0)
+            return 1;
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int fd_write_call(int fd, struct call *call)
+{
+    while (call->off < call->len) {
+        ssize_t n = write(fd, call->data + call->off, call->len - call->off);
+        if (n > 0) {
+            call->off += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return -EIO; /* no progress and no reason: do not spin on it */
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
 static void answer_read(struct process *p, int idx, const uint8_t *data, size_t n, bool eof)
 {
     struct call *call = p->reads[idx];
@@ -150,31 +183,18 @@ static void try_reads(struct process *p, int idx)
         if (max == 0 || max > cap)
             max = cap;
         uint8_t *buf = xmalloc(max);
-        size_t n = 0;
-        bool eof = false, again = false;
-        while (n < max) {
-            ssize_t r = read(ev->fd, buf + n, max - n);
-            if (r > 0) {
-                n += (size_t)r;
-                continue;
-            }
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0 && errno == EAGAIN) {
-                again = true;
-                break;
-            }
-            /* 0 = all writers gone; EIO = the pty slave side is closed. Both mean drained. */
-            if (r < 0 && errno != EIO)
-                log_warn("read output of process %d: %s", (int)p->pid, strerror(errno));
-            eof = true;
-            break;
-        }
-        if (n == 0 && again) {
+        size_t n;
+        int rc = fd_read_avail(ev->fd, buf, max, &n);
+        if (rc == -EAGAIN && n == 0) {
             free(buf);
             ev_set(ev, EPOLLIN);
             return;
         }
+        /* End of file = all writers gone; EIO = the pty slave side is closed. Both mean drained, and so does an
+         * error: nothing more will come. */
+        bool eof = rc != 0 && rc != -EAGAIN;
+        if (rc < 0 && rc != -EAGAIN && rc != -EIO)
+            log_warn("read output of process %d: %s", (int)p->pid, strerror(-rc));
         if (eof) {
             ev_close(ev);
             p->out_eof[idx] = true;
@@ -211,25 +231,15 @@ static void try_writes(struct process *p)
             call_free(call);
             continue;
         }
-        while (call->off < call->len) {
-            ssize_t n = write(ev->fd, call->data + call->off, call->len - call->off);
-            if (n > 0) {
-                call->off += (size_t)n;
-                continue;
-            }
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && errno == EAGAIN) {
-                ev_set(ev, EPOLLOUT);
-                return;
-            }
-            break;
+        int rc = fd_write_call(ev->fd, call);
+        if (rc == -EAGAIN) {
+            ev_set(ev, EPOLLOUT);
+            return;
         }
         p->writes = call->next;
-        if (call->off < call->len) {
-            int e = errno;
-            reply_err(call->stream, call->gen, CODE_UNKNOWN, e, "write", "write stdin of process `%s` in container `%s`: %s",
-                      p->exec_id, p->c->id, strerror(e));
+        if (rc < 0) {
+            reply_err(call->stream, call->gen, CODE_UNKNOWN, -rc, "write", "write stdin of process `%s` in container `%s`: %s",
+                      p->exec_id, p->c->id, strerror(-rc));
         } else {
             A3s__Guest__V1__WriteStdinResponse r = A3S__GUEST__V1__WRITE_STDIN_RESPONSE__INIT;
             r.written = (uint32_t)call->len;

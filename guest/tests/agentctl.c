@@ -13,6 +13,12 @@
  *   agentctl SOCK delete --id ID --exec-id E                       DeleteProcess
  *   agentctl SOCK kill --id ID [--exec-id E] [--signal N] [--all]
  *   agentctl SOCK raw garbage|oversize|unknown|badstream
+ *   agentctl SOCK port PORT        OpenPort 127.0.0.1:PORT in the agent's network namespace; stdin goes to it (its
+ *                                  end shuts the write side), what comes back goes to stdout until the peer's end
+ *   agentctl SOCK portcheck PORT   the rules around a connection (a second PortRead, PortClose with calls pending,
+ *                                  calls on a closed id), against a server on PORT that neither reads nor writes
+ *   agentctl SOCK portlimit PORT N opens up to N connections (stops at the first error), closes one and opens
+ *                                  one, then sends a Hello on the same connection: the connections must be gone
  *   agentctl SOCK net [--if GUEST_NAME[,name=N][,mac=M][,mtu=N][,addr=CIDR]...]...
  *                     [--route DEST[,via=GW][,dev=D][,src=S][,metric=N]]...      ConfigureNetwork
  *       one --if per NetworkInterface, one --route per NetworkRoute (in order); addr= repeats; DEST is a
@@ -313,6 +319,16 @@ static void print_error(const char *what, const struct sync_result *r)
     if (r->err || r->op[0])
         fprintf(stderr, " (errno %d, op %s)", r->err, r->op);
     fprintf(stderr, "\n");
+}
+
+/* An error answered to an asynchronous call, printed as print_error does. */
+static void print_cb_error(const char *what, int code, const char *msg, const Google__Rpc__Status *st,
+                           const uint8_t *payload, size_t len)
+{
+    struct sync_result r = { 0 };
+    sync_cb(&r, code, msg, st, payload, len);
+    print_error(what, &r);
+    free(r.payload);
 }
 
 static void check(const char *what, struct sync_result *r)
@@ -827,10 +843,7 @@ static void start_cb(void *ctx, int code, const char *msg, const Google__Rpc__St
     struct job *j = ctx;
     j->start_done = true;
     if (code != 0) {
-        struct sync_result r = { 0 };
-        sync_cb(&r, code, msg, st, payload, len);
-        print_error("start", &r);
-        free(r.payload);
+        print_cb_error("start", code, msg, st, payload, len);
         return;
     }
     if (j->rcols) {
@@ -865,10 +878,7 @@ static void created_cb(void *ctx, int code, const char *msg, const Google__Rpc__
 {
     struct job *j = ctx;
     if (code != 0) {
-        struct sync_result r = { 0 };
-        sync_cb(&r, code, msg, st, payload, len);
-        print_error(j->eid[0] ? "exec" : "create", &r);
-        free(r.payload);
+        print_cb_error(j->eid[0] ? "exec" : "create", code, msg, st, payload, len);
         j->failed = true;
         j->waited = j->eof[0] = j->eof[1] = j->start_done = true;
         j->status = 125;
@@ -1167,6 +1177,239 @@ static int cmd_simple(const char *cmd, struct opts *o)
     return 0;
 }
 
+/* --- port forwarding --- */
+
+static uint32_t parse_port(const char *arg)
+{
+    uint64_t port;
+    if (parse_u64(arg, &port) < 0 || port > UINT32_MAX)
+        die("bad port `%s`", arg);
+    return (uint32_t)port; /* out of 1..65535 too: the agent's refusal is tested */
+}
+
+/* OpenPort: the connection's id, or 0 with the error in *r. */
+static uint64_t try_open_port(uint32_t port, struct sync_result *r)
+{
+    A3s__Guest__V1__OpenPortRequest q = A3S__GUEST__V1__OPEN_PORT_REQUEST__INIT;
+    q.port = port;
+    *r = call_sync("OpenPort", &q.base);
+    if (r->code != 0)
+        return 0;
+    A3s__Guest__V1__OpenPortResponse *resp = a3s__guest__v1__open_port_response__unpack(NULL, r->len, r->payload);
+    if (!resp || resp->conn_id == 0)
+        die("bad OpenPortResponse");
+    uint64_t id = resp->conn_id;
+    a3s__guest__v1__open_port_response__free_unpacked(resp, NULL);
+    return id;
+}
+
+static uint64_t open_port(const char *arg)
+{
+    struct sync_result r;
+    uint64_t id = try_open_port(parse_port(arg), &r);
+    check("port", &r);
+    return id;
+}
+
+static struct sync_result port_call(const char *method, uint64_t id, const void *data, size_t len, bool close_write)
+{
+    A3s__Guest__V1__PortReadRequest rd = A3S__GUEST__V1__PORT_READ_REQUEST__INIT;
+    A3s__Guest__V1__PortWriteRequest wr = A3S__GUEST__V1__PORT_WRITE_REQUEST__INIT;
+    A3s__Guest__V1__PortCloseRequest cl = A3S__GUEST__V1__PORT_CLOSE_REQUEST__INIT;
+    rd.conn_id = wr.conn_id = cl.conn_id = id;
+    wr.data.data = (uint8_t *)data;
+    wr.data.len = len;
+    wr.close_write = close_write;
+    const ProtobufCMessage *m = strcmp(method, "PortRead") == 0 ? &rd.base
+                                : strcmp(method, "PortWrite") == 0 ? &wr.base : &cl.base;
+    return call_sync(method, m);
+}
+
+struct fwd {
+    uint64_t id;
+    bool reading, read_eof, writing, stdin_eof, failed;
+};
+
+static void fwd_read_cb(void *ctx, int code, const char *msg, const Google__Rpc__Status *st, const uint8_t *payload,
+                        size_t len)
+{
+    struct fwd *f = ctx;
+    f->reading = false;
+    if (code != 0) {
+        print_cb_error("port read", code, msg, st, payload, len);
+        f->failed = true;
+        return;
+    }
+    A3s__Guest__V1__PortReadResponse *r = a3s__guest__v1__port_read_response__unpack(NULL, len, payload);
+    if (!r)
+        die("bad PortReadResponse");
+    if (r->data.len && write_all(1, r->data.data, r->data.len) < 0)
+        die("write output: %s", strerror(errno));
+    f->read_eof = r->eof;
+    a3s__guest__v1__port_read_response__free_unpacked(r, NULL);
+}
+
+static void fwd_write_cb(void *ctx, int code, const char *msg, const Google__Rpc__Status *st, const uint8_t *payload,
+                         size_t len)
+{
+    struct fwd *f = ctx;
+    f->writing = false;
+    if (code != 0) {
+        print_cb_error("port write", code, msg, st, payload, len);
+        f->failed = true;
+    }
+}
+
+/* One PortRead is kept pending while stdin is copied, one PortWrite at a time: the agent answers a PortRead as
+ * soon as bytes come, whatever the writes are doing. */
+static int cmd_port(int argc, char **argv)
+{
+    if (argc != 1)
+        die("usage: port PORT");
+    struct fwd f = { .id = open_port(argv[0]) };
+    while (!f.failed && !(f.read_eof && !f.writing)) {
+        if (!f.reading && !f.read_eof) {
+            A3s__Guest__V1__PortReadRequest q = A3S__GUEST__V1__PORT_READ_REQUEST__INIT;
+            q.conn_id = f.id; /* max_bytes 0: the agent's maximum */
+            f.reading = true;
+            call_async("PortRead", &q.base, fwd_read_cb, &f);
+        }
+        bool use_stdin = !f.writing && !f.stdin_eof && !f.read_eof;
+        bool ready = false;
+        if (!pump(200, use_stdin ? 0 : -1, &ready))
+            die("connection closed by the agent");
+        if (!use_stdin || !ready)
+            continue;
+        static uint8_t buf[1 << 20]; /* large writes: the agent has to wait for the socket to drain */
+        ssize_t n = read(0, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        A3s__Guest__V1__PortWriteRequest w = A3S__GUEST__V1__PORT_WRITE_REQUEST__INIT;
+        w.conn_id = f.id;
+        if (n > 0) {
+            w.data.data = buf;
+            w.data.len = (size_t)n;
+        } else {
+            f.stdin_eof = true;
+            w.close_write = true;
+        }
+        f.writing = true;
+        call_async("PortWrite", &w.base, fwd_write_cb, &f);
+    }
+    struct sync_result r = port_call("PortClose", f.id, NULL, 0, false);
+    check("port close", &r);
+    return f.failed ? 125 : 0;
+}
+
+static void print_answer(const char *what, const struct sync_result *r)
+{
+    if (r->code == 0)
+        printf("%s: ok\n", what);
+    else
+        printf("%s: code %d: %s\n", what, r->code, r->msg);
+}
+
+struct tally {
+    int ok, unavailable, other;
+};
+
+static void tally_cb(void *ctx, int code, const char *msg, const Google__Rpc__Status *st, const uint8_t *payload,
+                     size_t len)
+{
+    struct tally *t = ctx;
+    if (code == 0)
+        t->ok++;
+    else if (code == CODE_UNAVAILABLE)
+        t->unavailable++;
+    else {
+        t->other++;
+        print_cb_error("port write", code, msg, st, payload, len);
+    }
+}
+
+static int cmd_port_check(int argc, char **argv)
+{
+    if (argc != 1)
+        die("usage: portcheck PORT");
+    uint64_t id = open_port(argv[0]);
+    A3s__Guest__V1__PortReadRequest rq = A3S__GUEST__V1__PORT_READ_REQUEST__INIT;
+    rq.conn_id = id;
+    struct sync_result first = { 0 };
+    call_async("PortRead", &rq.base, sync_cb, &first);
+    struct sync_result r = port_call("PortRead", id, NULL, 0, false);
+    print_answer("second read", &r);
+    /* More than the socket buffers hold while the server reads nothing: the last writes stay pending. */
+    enum { N_WRITES = 12, WRITE_LEN = 2 << 20 };
+    uint8_t *big = xcalloc(1, WRITE_LEN);
+    A3s__Guest__V1__PortWriteRequest w = A3S__GUEST__V1__PORT_WRITE_REQUEST__INIT;
+    w.conn_id = id;
+    w.data.data = big;
+    w.data.len = WRITE_LEN;
+    struct tally t = { 0 };
+    for (int i = 0; i < N_WRITES; i++)
+        call_async("PortWrite", &w.base, tally_cb, &t);
+    r = port_call("PortClose", id, NULL, 0, false);
+    print_answer("close", &r);
+    /* The agent answers what was pending on the connection before the PortClose itself. */
+    if (!first.done) {
+        printf("first read: not answered\n");
+    } else if (first.code) {
+        print_answer("first read", &first);
+    } else {
+        A3s__Guest__V1__PortReadResponse *pr = a3s__guest__v1__port_read_response__unpack(NULL, first.len, first.payload);
+        if (!pr)
+            die("bad PortReadResponse");
+        printf("first read: eof=%d bytes=%zu\n", pr->eof, pr->data.len);
+        a3s__guest__v1__port_read_response__free_unpacked(pr, NULL);
+    }
+    printf("writes: ok=%d unavailable=%d other=%d of %d\n", t.ok, t.unavailable, t.other, N_WRITES);
+    r = port_call("PortRead", id, NULL, 0, false);
+    print_answer("read after close", &r);
+    r = port_call("PortWrite", id, "x", 1, false);
+    print_answer("write after close", &r);
+    r = port_call("PortClose", id, NULL, 0, false);
+    print_answer("close after close", &r);
+    uint64_t id2 = open_port(argv[0]);
+    printf("ids: %" PRIu64 " %" PRIu64 "\n", id, id2);
+    r = port_call("PortWrite", id2, NULL, 0, true);
+    print_answer("close_write", &r);
+    r = port_call("PortWrite", id2, "x", 1, false);
+    print_answer("write after close_write", &r);
+    r = port_call("PortClose", id2, NULL, 0, false);
+    check("port close", &r);
+    return 0;
+}
+
+static int cmd_port_limit(int argc, char **argv)
+{
+    uint64_t n;
+    if (argc != 2 || parse_u64(argv[1], &n) < 0 || n == 0 || n > 4096)
+        die("usage: portlimit PORT N");
+    uint32_t port = parse_port(argv[0]);
+    uint64_t *ids = xcalloc(n, sizeof(*ids));
+    size_t opened = 0;
+    struct sync_result r = { 0 };
+    while (opened < n && (ids[opened] = try_open_port(port, &r)) != 0)
+        opened++;
+    printf("opened %zu\n", opened);
+    if (opened == n)
+        return 0;
+    print_answer("next open", &r);
+    if (opened == 0)
+        return 0;
+    r = port_call("PortClose", ids[0], NULL, 0, false);
+    print_answer("close one", &r);
+    try_open_port(port, &r);
+    print_answer("open after a close", &r);
+    A3s__Guest__V1__HelloRequest h = A3S__GUEST__V1__HELLO_REQUEST__INIT;
+    h.protocol_version = 1;
+    r = call_sync("Hello", &h.base);
+    check("hello", &r);
+    r = port_call("PortClose", ids[opened - 1], NULL, 0, false);
+    print_answer("close after a hello", &r);
+    return 0;
+}
+
 /* Protocol abuse, for the robustness tests. */
 static int cmd_raw(const char *what)
 {
@@ -1330,6 +1573,12 @@ int main(int argc, char **argv)
         return cmd_net(argc - 3, argv + 3);
     if (strcmp(cmd, "clock") == 0)
         return cmd_clock(argc - 3, argv + 3);
+    if (strcmp(cmd, "port") == 0)
+        return cmd_port(argc - 3, argv + 3);
+    if (strcmp(cmd, "portcheck") == 0)
+        return cmd_port_check(argc - 3, argv + 3);
+    if (strcmp(cmd, "portlimit") == 0)
+        return cmd_port_limit(argc - 3, argv + 3);
     parse_opts(argc - 2, argv + 2, &o);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(&o, false, true);

@@ -889,6 +889,170 @@ t_net_netlink_errors() {
     return $bad
 }
 
+# --- port forwarding (OpenPort, PortRead, PortWrite, PortClose): the servers are busybox `nc -ll` in containers,
+# which share the agent's network namespace (a VM's; in test mode this host's) as a pod's containers share the VM's ---
+
+# free_port: a TCP port nothing listens on here (in a VM, whose namespace is fresh, any is free)
+free_port() {
+    local p
+    while :; do
+        p=$(( 20000 + RANDOM % 30000 ))
+        grep -q ":$(printf %04X "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$p"; return; }
+    done
+}
+# port_server ID PORT CMD...: container ID listens on PORT and runs CMD for each connection, the socket as its stdio
+port_server() {
+    local id=$1 port=$2; shift 2
+    ctl create --id "$id" --rootfs "$ROOTFS" -- nc -ll -p "$port" -e "$@" >/dev/null && ctl start --id "$id" ||
+        fail "server $id" || return 1
+    ctl exec --id "$id" -- sh -c "for i in \$(seq 100); do
+        grep -Eq ':$(printf %04X "$port") [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6 && exit 0; sleep 0.05; done; exit 1" ||
+        fail "nothing listens on port $port in container $id"
+}
+# fds_settle N: the agent's descriptor count, once it is N (it closes a client's socket a moment after the client)
+fds_settle() {
+    local i
+    for i in $(seq 40); do [ "$(fds)" = "$1" ] && break; sleep 0.05; done
+    fds
+}
+
+# Byte-exact round trips through an echo server (one byte to 3 MB, more than one PortRead holds), and through one
+# that starts reading late; the half-close (a server that answers once it has read to the end); a server that
+# closes first; the connection's socket close-on-exec, and no descriptor left behind.
+t_port_echo() {
+    local p q b size out bad=0 fds0 t0 t1 fd flags n
+    [ "$VM" = 0 ] && fds0=$(fds)
+    p=$(free_port)
+    port_server pfecho "$p" cat || bad=1
+    for size in 1 5000 1048576 3000000; do
+        [ "$bad" = 0 ] || break
+        head -c "$size" /dev/urandom >"$WORK/port.in"
+        ctl port "$p" <"$WORK/port.in" >"$WORK/port.out" 2>"$WORK/err" || fail "$size bytes: $(cat "$WORK/err")" || bad=1
+        cmp -s "$WORK/port.in" "$WORK/port.out" || fail "$size bytes sent, $(wc -c <"$WORK/port.out") different ones back" || bad=1
+    done
+    if [ "$VM" = 0 ] && [ "$bad" = 0 ]; then
+        # the agent's end of a connection held open for a second: its socket (found by inode) is close-on-exec
+        local bg inode=
+        ctl port "$p" < <(sleep 1) >/dev/null &
+        bg=$!
+        for _ in $(seq 40); do
+            inode=$(awk -v rem=":$(printf %04X "$p")\$" '$3 ~ rem && $4 == "01" {print $10}' /proc/net/tcp)
+            [ -n "$inode" ] && break; sleep 0.025
+        done
+        n=0
+        for fd in $(ls "/proc/$AGENT_PID/fd"); do
+            [ "$(readlink "/proc/$AGENT_PID/fd/$fd")" = "socket:[$inode]" ] || continue
+            n=$((n + 1))
+            flags=$(awk '/^flags:/ {print $2}' "/proc/$AGENT_PID/fdinfo/$fd")
+            [ $(( 8#$flags & 8#2000000 )) != 0 ] || fail "the connection's socket (descriptor $fd) is not close-on-exec" || bad=1
+        done
+        wait "$bg" || fail "a connection kept open for a second failed" || bad=1
+        expect_eq "$n" 1 "descriptors of the agent on the connection's socket (inode ${inode:-none})" || bad=1
+    fi
+    # a server that starts reading late: PortWrite waits for the socket to drain, while a PortRead is pending
+    q=$(free_port)
+    port_server pfslow "$q" sh -c 'sleep 0.5; exec cat' || bad=1
+    head -c 8000000 /dev/urandom >"$WORK/port.in"
+    ctl port "$q" <"$WORK/port.in" >"$WORK/port.out" 2>"$WORK/err" || fail "slow reader: $(cat "$WORK/err")" || bad=1
+    cmp -s "$WORK/port.in" "$WORK/port.out" || fail "slow reader: 8000000 bytes sent, $(wc -c <"$WORK/port.out") different ones back" || bad=1
+    q=$(free_port)
+    port_server pfwc "$q" wc -c || bad=1
+    out=$(printf 'twelve bytes' | ctl port "$q" 2>"$WORK/err") || fail "half-close: $(cat "$WORK/err")" || bad=1
+    expect_eq "$(echo $out)" 12 "what wc -c counted through the port" || bad=1
+    b=$(free_port)
+    port_server pfbanner "$b" echo banner || bad=1
+    t0=$(now_ms)
+    out=$(ctl port "$b" < <(sleep 3) 2>"$WORK/err") || fail "banner: $(cat "$WORK/err")" || bad=1
+    t1=$(now_ms)
+    expect_eq "$out" banner "what a server that closes first said" || bad=1
+    [ $((t1 - t0)) -lt 2500 ] || fail "the server's end of file took $((t1 - t0)) ms to arrive" || bad=1
+    ctl destroy --id pfecho; ctl destroy --id pfslow; ctl destroy --id pfwc; ctl destroy --id pfbanner
+    [ "$VM" = 0 ] && { expect_eq "$(fds_settle "$fds0")" "$fds0" "descriptors of the agent after the connections" || bad=1; }
+    return $bad
+}
+
+# The errors of the contract: refused (UNAVAILABLE with the errno), ports outside 1..65535, a second PortRead, what
+# PortClose answers to the calls pending, calls on a closed connection, a write after close_write, ids never
+# reused, a connection the server resets.
+t_port_errors() {
+    local p q bad=0 id id2 want ok unav other
+    p=$(free_port)
+    ctl port "$p" </dev/null >/dev/null 2>"$WORK/err" && { fail "connected to port $p, where nothing listens"; bad=1; }
+    grep -qF "code 14: connect to 127.0.0.1:$p: Connection refused (errno 111, op connect)" "$WORK/err" ||
+        fail "refused: $(cat "$WORK/err")" || bad=1
+    for p in 0 70000; do
+        ctl port "$p" </dev/null >/dev/null 2>"$WORK/err" && { fail "port $p accepted"; bad=1; }
+        grep -qF "code 3: port $p is not in 1..65535" "$WORK/err" || fail "port $p: $(cat "$WORK/err")" || bad=1
+    done
+    q=$(free_port)
+    port_server pfsilent "$q" sleep 60 || { ctl destroy --id pfsilent; return 1; }
+    ctl portcheck "$q" >"$WORK/out" 2>"$WORK/err" || fail "portcheck: $(cat "$WORK/err")" || bad=1
+    read -r id id2 <<<"$(sed -n 's/^ids: //p' "$WORK/out")"
+    [ -n "$id" ] && [ -n "$id2" ] && [ "$id2" -gt "$id" ] || fail "ids not increasing: $(grep ids "$WORK/out")" || bad=1
+    for want in "second read: code 9: port connection $id has a PortRead pending already" \
+                "close: ok" \
+                "first read: eof=1 bytes=0" \
+                "read after close: code 5: port connection $id does not exist" \
+                "write after close: code 5: port connection $id does not exist" \
+                "close after close: code 5: port connection $id does not exist" \
+                "close_write: ok" \
+                "write after close_write: code 9: the write side of port connection $id2 is shut"; do
+        grep -qxF "$want" "$WORK/out" || fail "no \`$want\` in: $(cat "$WORK/out")" || bad=1
+    done
+    # 24 MiB to a server that reads nothing: the socket buffers take some, the writes still pending when the
+    # connection is closed are answered UNAVAILABLE
+    read -r ok unav other <<<"$(sed -n 's/^writes: ok=\([0-9]*\) unavailable=\([0-9]*\) other=\([0-9]*\) of 12$/\1 \2 \3/p' "$WORK/out")"
+    [ -n "$ok" ] && [ "$unav" -ge 1 ] && [ "$other" = 0 ] && [ $((ok + unav)) = 12 ] ||
+        fail "pending writes at the close: $(grep writes "$WORK/out")" || bad=1
+    ctl destroy --id pfsilent
+    # the server exits without reading what was sent: its kernel resets the connection
+    p=$(free_port)
+    port_server pfreset "$p" sleep 0.3 || bad=1
+    printf x | ctl port "$p" >/dev/null 2>"$WORK/err" && { fail "a reset connection read as a clean end"; bad=1; }
+    grep -q "code 14: read from 127.0.0.1:$p (port connection [0-9]*): Connection reset by peer (errno 104, op read)$" "$WORK/err" ||
+        fail "reset: $(cat "$WORK/err")" || bad=1
+    ctl destroy --id pfreset
+    return $bad
+}
+
+# The connect deadline (5 s) and the limit of 256 connections, against listeners that never accept: a python
+# script on this host, so test mode only. A Hello closes every connection of the session.
+t_port_limits() {
+    [ "$VM" = 1 ] && return 2
+    command -v python3 >/dev/null || return 2
+    local full wide pid t0 t1 rc bad=0 fds0 want
+    fds0=$(fds)
+    python3 -c '
+import socket, time
+full = socket.socket(); full.bind(("127.0.0.1", 0)); full.listen(0)
+queued = socket.create_connection(full.getsockname())  # fills the accept queue: later SYNs are dropped
+wide = socket.socket(); wide.bind(("127.0.0.1", 0)); wide.listen(1024)
+print(full.getsockname()[1], wide.getsockname()[1], flush=True)
+time.sleep(60)' >"$WORK/listeners" &
+    pid=$!
+    for _ in $(seq 100); do [ -s "$WORK/listeners" ] && break; sleep 0.05; done
+    read -r full wide <"$WORK/listeners"
+    [ -n "$wide" ] || { fail "no listeners"; kill "$pid"; return 1; }
+    t0=$(now_ms)
+    ctl port "$full" </dev/null >/dev/null 2>"$WORK/err"; rc=$?
+    t1=$(now_ms)
+    [ "$rc" != 0 ] && grep -qF "code 4: connect to 127.0.0.1:$full: not connected after 5000 ms" "$WORK/err" ||
+        fail "deadline: rc $rc: $(cat "$WORK/err")" || bad=1
+    [ $((t1 - t0)) -ge 4900 ] && [ $((t1 - t0)) -lt 7000 ] || fail "the deadline came after $((t1 - t0)) ms" || bad=1
+    ctl portlimit "$wide" 300 >"$WORK/out" 2>"$WORK/err" || fail "portlimit: $(cat "$WORK/err")" || bad=1
+    for want in "opened 256" \
+                "next open: code 8: cannot connect to 127.0.0.1:$wide: 256 port connections are open already" \
+                "close one: ok" \
+                "open after a close: ok"; do
+        grep -qxF "$want" "$WORK/out" || fail "no \`$want\` in: $(cat "$WORK/out")" || bad=1
+    done
+    grep -qx "close after a hello: code 5: port connection [0-9]* does not exist" "$WORK/out" ||
+        fail "a connection survived a Hello: $(cat "$WORK/out")" || bad=1
+    expect_eq "$(fds_settle "$fds0")" "$fds0" "descriptors of the agent after 257 connections" || bad=1
+    kill "$pid"; wait "$pid" 2>/dev/null
+    return $bad
+}
+
 t_no_fd_leak() {
     # runs last: every container is destroyed by now, so the agent has only its own descriptors
     [ "$VM" = 1 ] && return 2
@@ -903,7 +1067,7 @@ join_ipc_uts join_pid join_errors readonly_rootfs bind_mount
 share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
 containers_survive_reconnect pending_calls_across_reconnect net_configure net_invalid net_netlink_errors
-no_fd_leak"
+port_echo port_errors port_limits no_fd_leak"
 
 if { [ "$VM" = 0 ] && [ -z "$AGENT_PID" ]; } || ! ctl hello >/dev/null 2>&1; then
     echo "FAIL the agent did not start:"; cat "$LOG"
