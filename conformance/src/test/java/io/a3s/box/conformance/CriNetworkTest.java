@@ -229,6 +229,30 @@ class CriNetworkTest {
             assertEquals("hi-from-the-pod", r.stdout().trim());
         }
 
+        @Test
+        void portForwardReachesAServerOnThePodsLoopback() throws Exception {
+            // kubectl port-forward: containerd dials localhost:PORT inside the pod's network namespace on the
+            // node. The server listens on 127.0.0.1 only: only that dial can reach it.
+            PodSandboxConfig pod = h.pod("forwarded", "forwarded-host");
+            String podId = runPod(pod);
+            runContainer(podId, pod, "web", "sh", "-c", "mkdir -p /srv && echo forwarded-page > /srv/index.html"
+                    + " && exec httpd -f -p 127.0.0.1:8080 -h /srv");
+            String info = h.cri.podSandboxStatus(podId, true).getInfoMap().getOrDefault("info", "");
+            Matcher netns = NETNS_PATH.matcher(info);
+            assertTrue(netns.find(), "no network namespace in the sandbox's verbose info: " + info);
+            String dial = "nsenter --net=" + netns.group(1) + " busybox nc -w 5 127.0.0.1 ";
+            // until the server is up: a refused (runc) or at once closed (a3s) connection gives no page
+            String page = BridgeNetwork.sh("for i in $(seq 1 60); do r=$(printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n'"
+                    + " | " + dial + "8080 2>/dev/null || true); case $r in *forwarded-page*) echo \"$r\"; exit 0;;"
+                    + " esac; sleep 0.5; done; echo \"no page: $r\"");
+            assertTrue(page.contains("200 OK") && page.contains("forwarded-page"), page + diagnostics());
+            // a port nothing listens on gives no bytes and does not hang
+            long t0 = System.nanoTime();
+            String none = BridgeNetwork.sh("echo x | " + dial + "8081 2>/dev/null || true");
+            assertEquals("", none);
+            assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(15).toNanos(), "the dial to a closed port hung");
+        }
+
         private static String mac(String ipLink) {
             Matcher m = MAC.matcher(ipLink);
             assertTrue(m.find(), "no MAC in: " + ipLink);

@@ -18,6 +18,8 @@ final class SharedVm {
     /** Guest pid of each container's first process: what a pod container may name to join namespaces. */
     private final Map<Integer, String> inits = new HashMap<>();
     private int users = 1;
+    /** The pod's port forwarding, if its network was wired (closed with the VM). */
+    private AutoCloseable portForward;
 
     /** @param podId the pod's sandbox id, or null for a lone container */
     SharedVm(Lease lease, VmProvider vms, String podId) {
@@ -66,11 +68,25 @@ final class SharedVm {
         inits.remove(guestPid);
     }
 
+    synchronized void forwardPorts(AutoCloseable forward) {
+        portForward = forward;
+    }
+
     /** One container fewer; the last one gives the VM back. Idempotent per container only through its caller. */
     void leave() {
+        AutoCloseable forward;
         synchronized (this) {
             if (users == 0 || --users > 0) {
                 return;
+            }
+            forward = portForward;
+            portForward = null;
+        }
+        if (forward != null) {
+            try {
+                forward.close();
+            } catch (Exception e) {
+                // LoopbackTrap.close never throws; nothing else is set here
             }
         }
         vms.release(lease);

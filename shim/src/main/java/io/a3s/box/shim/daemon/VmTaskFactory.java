@@ -8,6 +8,7 @@ import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.events.EventBus;
 import io.a3s.box.shim.net.PodNetwork;
+import io.a3s.box.shim.net.PortForward;
 import io.a3s.box.shim.pool.Lease;
 import io.a3s.box.shim.pool.VmProvider;
 import io.a3s.box.shim.stdio.StdioPaths;
@@ -108,6 +109,7 @@ final class VmTaskFactory implements TaskFactory {
             VmInstance vm = lease.vm();
             if (!joinsPod && spec.network().mode() == VmNetwork.Mode.POD_NETNS) {
                 PodNetwork.wire(vm, spec.network().netnsPath(), GUEST_CREATE_DEADLINE);
+                forwardPorts(shared, spec.network().netnsPath());
             }
             record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
             Map<String, String> renamed = new HashMap<>();
@@ -218,6 +220,19 @@ final class VmTaskFactory implements TaskFactory {
     }
 
     /** A pod's VM is sized by its sandbox: a container asking for more gets its cgroup limits, not a bigger VM. */
+    /**
+     * kubectl port-forward into the pod's VM (containerd dials localhost in the pod's namespace). The pod works
+     * without it, so a failure (no iptables, say) is a warning, and port-forward then fails as it did before.
+     */
+    private static void forwardPorts(SharedVm shared, String netnsPath) {
+        VmInstance vm = shared.lease().vm();
+        try {
+            shared.forwardPorts(PortForward.start(netnsPath, vm.id(), vm::agent));
+        } catch (IOException e) {
+            log.warn("vm {}: no port-forward into the pod: {}", vm.id(), e.getMessage());
+        }
+    }
+
     private void warnIfBigger(String id, GuestContainerSpec spec, SharedVm shared) {
         VmConfig wanted = vmFor(spec);
         VmConfig has = shared.lease().vm().config();

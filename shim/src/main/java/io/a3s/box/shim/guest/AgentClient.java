@@ -15,6 +15,12 @@ import io.a3s.box.guest.v1.ExecProcessResponse;
 import io.a3s.box.guest.v1.HelloRequest;
 import io.a3s.box.guest.v1.HelloResponse;
 import io.a3s.box.guest.v1.ListPidsResponse;
+import io.a3s.box.guest.v1.OpenPortRequest;
+import io.a3s.box.guest.v1.OpenPortResponse;
+import io.a3s.box.guest.v1.PortCloseRequest;
+import io.a3s.box.guest.v1.PortReadRequest;
+import io.a3s.box.guest.v1.PortReadResponse;
+import io.a3s.box.guest.v1.PortWriteRequest;
 import io.a3s.box.guest.v1.ReadOutputRequest;
 import io.a3s.box.guest.v1.ReadOutputResponse;
 import io.a3s.box.guest.v1.ResizePtyRequest;
@@ -395,6 +401,25 @@ public final class AgentClient implements AutoCloseable {
     /** Gives the VM's interface the network of the pod's namespace (once per VM). */
     public Empty configureNetwork(ConfigureNetworkRequest request, Duration timeout) throws StatusException {
         return TtrpcClient.await(invoke("ConfigureNetwork", request, Empty.parser(), timeout));
+    }
+
+    /** A TCP connection from the agent to 127.0.0.1:port in the VM (port forwarding); its id. */
+    public OpenPortResponse openPort(OpenPortRequest request, Duration timeout) throws StatusException {
+        return TtrpcClient.await(invoke("OpenPort", request, OpenPortResponse.parser(), timeout));
+    }
+
+    /** Bytes the port connection's peer sent, as soon as there are some, or eof. */
+    public PortReadResponse portRead(PortReadRequest request, Duration timeout) throws StatusException {
+        return TtrpcClient.await(invoke("PortRead", request, PortReadResponse.parser(), timeout));
+    }
+
+    /** Writes to the port connection (and, with close_write, then shuts its write side). */
+    public Empty portWrite(PortWriteRequest request, Duration timeout) throws StatusException {
+        return TtrpcClient.await(invoke("PortWrite", request, Empty.parser(), timeout));
+    }
+
+    public Empty portClose(PortCloseRequest request, Duration timeout) throws StatusException {
+        return TtrpcClient.await(invoke("PortClose", request, Empty.parser(), timeout));
     }
 
     /** Steps the guest's wall clock to {@code request.realtime_ns}; answers the clock it had before. */

@@ -103,7 +103,7 @@ public final class LoopbackTrap implements AutoCloseable {
         } catch (IOException e) {
             log.debug("network namespace {}: remove the redirect of 127.0.0.1: {}", netnsPath, e.getMessage());
         }
-        Linux.shutdownListener(listener.fd());
+        Linux.shutdown(listener.fd(), Linux.SHUT_RDWR);
         try {
             acceptor.join(2000);
         } catch (InterruptedException e) {

@@ -32,6 +32,8 @@ public final class Linux {
     public static final int EPERM = 1;
     public static final int ENOSYS = 38;
     public static final int EAGAIN = 11;
+    public static final int SHUT_WR = 1;
+    public static final int SHUT_RDWR = 2;
 
     /** {@code umount2} flag: detach now, finish when no longer busy. */
     public static final int MNT_DETACH = 2;
@@ -131,7 +133,6 @@ public final class Linux {
     private static final int SOCKADDR_IN_SIZE = 16;
     private static final int SOL_IP = 0;
     private static final int SO_ORIGINAL_DST = 80;
-    private static final int SHUT_RDWR = 2;
     private static final int O_RDONLY = 0;
     private static final int O_RDWR = 2;
     private static final int CLONE_NEWNET = 0x40000000;
@@ -492,7 +493,7 @@ public final class Linux {
 
     /**
      * Waits for a connection on {@code listener} and returns its close-on-exec fd. Blocks the calling thread (a
-     * platform thread: a virtual one would pin its carrier); {@link #shutdownListener} wakes it with EINVAL.
+     * platform thread: a virtual one would pin its carrier); {@link #shutdown} wakes it with EINVAL.
      */
     public static int accept(int listener) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
@@ -514,11 +515,14 @@ public final class Linux {
         }
     }
 
-    /** Ends a listening socket's pending and future {@link #accept}s (close alone would not wake them). */
-    public static void shutdownListener(int listener) {
+    /**
+     * {@code shutdown(2)} of a socket, errors ignored: {@link #SHUT_WR} ends what the peer reads; on a listening
+     * socket {@link #SHUT_RDWR} ends its pending and future {@link #accept}s (close alone would not wake them).
+     */
+    public static void shutdown(int fd, int how) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int ignored = (int) SHUTDOWN.invokeExact(state, listener, SHUT_RDWR);
+            int ignored = (int) SHUTDOWN.invokeExact(state, fd, how);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
