@@ -15,6 +15,8 @@ import io.a3s.box.conformance.cri.v1.ExecSyncRequest;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.ImageSpec;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
+import io.a3s.box.conformance.cri.v1.PortForwardRequest;
+import io.a3s.box.conformance.cri.v1.PortForwardResponse;
 import io.a3s.box.conformance.cri.v1.UpdateContainerResourcesRequest;
 import io.a3s.box.conformance.cri.v1.UpdateContainerResourcesResponse;
 import io.a3s.box.conformance.cri.v1.ImageStatusRequest;
@@ -125,6 +127,9 @@ final class CriClient implements AutoCloseable {
             UPDATE_CONTAINER_RESOURCES = method(RUNTIME, "UpdateContainerResources",
                     UpdateContainerResourcesRequest.getDefaultInstance(),
                     UpdateContainerResourcesResponse.getDefaultInstance());
+    private static final MethodDescriptor<PortForwardRequest, PortForwardResponse> PORT_FORWARD =
+            method(RUNTIME, "PortForward", PortForwardRequest.getDefaultInstance(),
+                    PortForwardResponse.getDefaultInstance());
     private static final MethodDescriptor<ImageStatusRequest, ImageStatusResponse> IMAGE_STATUS =
             method(IMAGES, "ImageStatus", ImageStatusRequest.getDefaultInstance(),
                     ImageStatusResponse.getDefaultInstance());
@@ -250,6 +255,12 @@ final class CriClient implements AutoCloseable {
     void updateContainerResources(String id, LinuxContainerResources resources) {
         call(UPDATE_CONTAINER_RESOURCES, UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
                 .setLinux(resources).build(), SHORT);
+    }
+
+    /** kubectl port-forward: the URL of containerd's streaming server for {@code port} of the pod. */
+    String portForward(String podId, int port) {
+        return call(PORT_FORWARD, PortForwardRequest.newBuilder().setPodSandboxId(podId).addPort(port).build(), SHORT)
+                .getUrl();
     }
 
     /** The containers of pod {@code podId}; every container when it is null. */

@@ -401,6 +401,28 @@ class CriPodTest {
         }
 
         @Test
+        void kubectlPortForwardThroughTheCriStreamingServerReachesThePodsLoopback() throws Exception {
+            // CRI PortForward, the streaming server's WebSocket, containerd's dial in the pod's network namespace:
+            // kubelet's whole path for kubectl port-forward, to a server on the pod's 127.0.0.1 only
+            PodSandboxConfig pod = h.pod("pf", "pf-host");
+            String podId = runPod(pod);
+            runContainer(podId, pod, "web", "sh", "-c", "mkdir -p /srv && echo forwarded-page > /srv/index.html"
+                    + " && exec httpd -f -p 127.0.0.1:8080 -h /srv");
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            PortForwardClient.Result r;
+            do { // until the server is up
+                r = PortForwardClient.exchange(h.cri.portForward(podId, 8080),
+                        "GET /index.html HTTP/1.0\r\n\r\n", Duration.ofSeconds(10));
+                if (r.data().contains("forwarded-page")) {
+                    break;
+                }
+                Thread.sleep(500);
+            } while (System.nanoTime() - deadline < 0);
+            assertTrue(r.data().contains("200 OK") && r.data().contains("forwarded-page"),
+                    "data: " + r.data() + "\nerror: " + r.error() + diagnostics());
+        }
+
+        @Test
         void theStandardDevicesOpenUnderTheDenyAllRuleCriSends() throws Exception {
             PodSandboxConfig pod = h.pod("dev", "dev-host");
             String podId = runPod(pod);

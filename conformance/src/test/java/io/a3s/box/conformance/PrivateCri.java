@@ -46,8 +46,8 @@ import java.util.stream.Stream;
  * Or, made with {@link #withBridgeNetwork()}, a real pod network ({@link BridgeNetwork}): containerd runs in a
  * network namespace of the harness's own, where CNI's bridge joins the pods' veths, each pod with an address
  * of its own; nothing of it is on the host's network.
- * The CRI plugin's streaming server listens on 127.0.0.1 (of containerd's network namespace) only, and nothing
- * here uses it.
+ * The CRI plugin's streaming server listens on 127.0.0.1 (of containerd's network namespace) only: the
+ * port-forward test reaches it from the host's, with the loopback network.
  *
  * <p>Images: a busybox image ({@value #IMAGE}) and a pause image ({@value #PAUSE_IMAGE}, the same busybox whose
  * Cmd sleeps for ever: CRI stops a sandbox with SIGKILL), built by scripts/lib/busybox-image.sh and imported
