@@ -88,11 +88,11 @@ final class BridgeNetwork implements AutoCloseable {
     }
 
     /**
-     * The CNI network: a bridge {@value #BRIDGE} that has the gateway's address (isGateway), no masquerading (no
-     * iptables rule anywhere), hairpin mode on the pods' ports; host-local hands out the /24's addresses, keeping
+     * The CNI network: a bridge {@value #BRIDGE} that has the gateway's address (isGateway), no masquerading, hairpin mode on the pods' ports; host-local hands out the /24's addresses, keeping
      * its reservations in {@link #ipamDir}, and gives each pod a default route via the gateway; loopback, chained
      * after, brings the pod's {@code lo} up and passes bridge's result on (containerd 1.6 takes the pod's IP from
-     * it: the address of {@code eth0}).
+     * it: the address of {@code eth0}); portmap, between them, turns a pod's host ports (kubelet's
+     * {@code hostPort}) into DNAT rules of the namespace's iptables, as on a node.
      */
     String conflist() {
         return """
@@ -114,6 +114,10 @@ final class BridgeNetwork implements AutoCloseable {
                       }
                     },
                     {
+                      "type": "portmap",
+                      "capabilities": {"portMappings": true}
+                    },
+                    {
                       "type": "loopback"
                     }
                   ]
@@ -123,7 +127,7 @@ final class BridgeNetwork implements AutoCloseable {
 
     /** The plugins the conflist runs, all of Debian's /usr/lib/cni. */
     static List<String> plugins() {
-        return List.of("bridge", "host-local", "loopback");
+        return List.of("bridge", "host-local", "portmap", "loopback");
     }
 
     /** Runs {@code cmd} in the namespace ({@code ip netns exec}), as the node runs a probe of a pod. */

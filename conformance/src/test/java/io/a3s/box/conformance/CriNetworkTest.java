@@ -2,6 +2,7 @@ package io.a3s.box.conformance;
 
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
+import io.a3s.box.conformance.cri.v1.PortMapping;
 import io.a3s.box.conformance.cri.v1.PodSandboxState;
 import io.a3s.box.conformance.cri.v1.PodSandboxStatus;
 import io.a3s.box.conformance.cri.v1.PodSandboxStatusResponse;
@@ -41,6 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @TestClassOrder(ClassOrderer.OrderAnnotation.class)
 class CriNetworkTest {
     static final int PORT = 8080;
+    /** The node's port a host-port mapping forwards to {@link #PORT} of the pod. */
+    static final int HOST_PORT = 30080;
     private static final Pattern MAC = Pattern.compile("link/ether ([0-9a-f]{2}(?::[0-9a-f]{2}){5})");
     /** The sandbox's network namespace in the runtime spec of its verbose status (containerd 1.6's info). */
     private static final Pattern NETNS_PATH =
@@ -178,7 +181,11 @@ class CriNetworkTest {
          * listen yet, or be between two connections), up to 30 tries; prints the answer, or fails.
          */
         static String connectLoop(String nc, String ip) {
-            return "for i in $(seq 1 30); do out=$(" + nc + " -w 10 " + ip + " " + PORT + " </dev/null 2>&1);"
+            return connectLoop(nc, ip, PORT);
+        }
+
+        static String connectLoop(String nc, String ip, int port) {
+            return "for i in $(seq 1 30); do out=$(" + nc + " -w 10 " + ip + " " + port + " </dev/null 2>&1);"
                     + " if [ -n \"$out\" ] && ! echo \"$out\" | grep -q 'nc:'; then echo \"$out\"; exit 0; fi;"
                     + " echo \"try $i: $out\" >&2; sleep 1; done; exit 1";
         }
@@ -227,6 +234,21 @@ class CriNetworkTest {
             assertEquals(0, r.exitCode(), () -> "from " + net.netns + " to " + ip + ":" + PORT + ": " + r.stderr()
                     + diagnostics());
             assertEquals("hi-from-the-pod", r.stdout().trim());
+        }
+
+        @Test
+        void aHostPortMappingReachesThePod() throws Exception {
+            // kubelet's hostPort: CNI's portmap DNATs the node's port to the pod's address, then the bridge
+            PodSandboxConfig pod = h.pod("hostport", "hostport-host").toBuilder().addPortMappings(PortMapping
+                    .newBuilder().setContainerPort(PORT).setHostPort(HOST_PORT)).build();
+            String podId = runPod(pod);
+            runContainer(podId, pod, "server", "sh", "-c",
+                    "while true; do echo via-host-port | nc -l -p " + PORT + "; done");
+            PrivateContainerd.Result r = net.exec(Duration.ofSeconds(120), "sh", "-c",
+                    connectLoop("busybox nc", net.gateway, HOST_PORT));
+            assertEquals(0, r.exitCode(), () -> "to the node's " + net.gateway + ":" + HOST_PORT + ": " + r.stderr()
+                    + diagnostics());
+            assertEquals("via-host-port", r.stdout().trim());
         }
 
         @Test
