@@ -4,7 +4,9 @@ import io.a3s.box.conformance.cri.v1.ContainerConfig;
 import io.a3s.box.conformance.cri.v1.ContainerState;
 import io.a3s.box.conformance.cri.v1.ContainerStats;
 import io.a3s.box.conformance.cri.v1.ContainerStatus;
+import io.a3s.box.conformance.cri.v1.DNSConfig;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
+import io.a3s.box.conformance.cri.v1.Int64Value;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
 import io.a3s.box.conformance.cri.v1.Mount;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
@@ -420,6 +422,43 @@ class CriPodTest {
             } while (System.nanoTime() - deadline < 0);
             assertTrue(r.data().contains("200 OK") && r.data().contains("forwarded-page"),
                     "data: " + r.data() + "\nerror: " + r.error() + diagnostics());
+        }
+
+        @Test
+        void theSecurityContextsUserGroupsAndReadOnlyRootfsHold() throws Exception {
+            // what critest checks of a container's security context: RunAsUser, RunAsGroup, SupplementalGroups,
+            // ReadOnlyRootfs, and the no_new_privs that allowPrivilegeEscalation=false sets
+            PodSandboxConfig pod = h.pod("secctx", "secctx-host");
+            String podId = runPod(pod);
+            ContainerConfig c = PrivateCri.container("sleeper", "sleep", "1000");
+            c = c.toBuilder().setLinux(c.getLinux().toBuilder().setSecurityContext(c.getLinux().getSecurityContext()
+                    .toBuilder().setRunAsUser(Int64Value.newBuilder().setValue(1234))
+                    .setRunAsGroup(Int64Value.newBuilder().setValue(2345)).addSupplementalGroups(3456)
+                    .addSupplementalGroups(4567).setReadonlyRootfs(true).setNoNewPrivs(true))).build();
+            String id = runContainer(podId, pod, c);
+            ExecSyncResponse r = h.cri.execSync(id, List.of("sh", "-c", "id -u; id -g; id -G;"
+                    + " grep NoNewPrivs /proc/self/status; touch /written 2>/dev/null && echo writable || echo ro"), 60);
+            assertEquals(0, r.getExitCode(), () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
+            List<String> lines = r.getStdout().toString(StandardCharsets.UTF_8).lines().map(String::strip).toList();
+            assertEquals(5, lines.size(), lines.toString());
+            assertEquals("1234", lines.get(0));
+            assertEquals("2345", lines.get(1));
+            assertEquals(List.of("2345", "3456", "4567"), List.of(lines.get(2).split("\\s+")).stream().sorted()
+                    .toList(), "groups: " + lines.get(2));
+            assertEquals("NoNewPrivs:\t1", r.getStdout().toString(StandardCharsets.UTF_8).lines().toList().get(3));
+            assertEquals("ro", lines.get(4));
+        }
+
+        @Test
+        void thePodsDnsConfigIsTheContainersResolvConf() throws Exception {
+            PodSandboxConfig pod = h.pod("dns", "dns-host").toBuilder().setDnsConfig(DNSConfig.newBuilder()
+                    .addServers("10.214.0.10").addSearches("a3s.test").addOptions("ndots:3")).build();
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            ExecSyncResponse r = h.cri.execSync(id, List.of("cat", "/etc/resolv.conf"), 60);
+            List<String> lines = r.getStdout().toString(StandardCharsets.UTF_8).lines().map(String::strip).toList();
+            assertTrue(lines.contains("nameserver 10.214.0.10") && lines.contains("search a3s.test")
+                    && lines.contains("options ndots:3"), "resolv.conf: " + lines);
         }
 
         @Test
