@@ -450,6 +450,20 @@ class CriPodTest {
         }
 
         @Test
+        void thePodsSysctlsHoldInItsContainers() throws Exception {
+            // kubelet's safe sysctls, set on the pod: one of its ipc namespace, one of its network namespace
+            PodSandboxConfig pod = h.pod("sysctl", "sysctl-host");
+            pod = pod.toBuilder().setLinux(pod.getLinux().toBuilder().putSysctls("kernel.shm_rmid_forced", "1")
+                    .putSysctls("net.ipv4.ip_unprivileged_port_start", "0")).build();
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            ExecSyncResponse r = h.cri.execSync(id, List.of("cat", "/proc/sys/kernel/shm_rmid_forced",
+                    "/proc/sys/net/ipv4/ip_unprivileged_port_start"), 60);
+            assertEquals(List.of("1", "0"), r.getStdout().toString(StandardCharsets.UTF_8).lines().map(String::strip)
+                    .toList(), () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
+        }
+
+        @Test
         void thePodsDnsConfigIsTheContainersResolvConf() throws Exception {
             PodSandboxConfig pod = h.pod("dns", "dns-host").toBuilder().setDnsConfig(DNSConfig.newBuilder()
                     .addServers("10.214.0.10").addSearches("a3s.test").addOptions("ndots:3")).build();
