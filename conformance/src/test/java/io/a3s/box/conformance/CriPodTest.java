@@ -464,6 +464,24 @@ class CriPodTest {
         }
 
         @Test
+        void anExecSyncPastItsTimeoutIsEndedAndTheContainerGoesOn() throws Exception {
+            // critest's "execSync with timeout": containerd kills the exec at the deadline and deletes it
+            PodSandboxConfig pod = h.pod("exectimeout", "exectimeout-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            long t0 = System.nanoTime();
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> h.cri.execSync(id, List.of("sleep", "60"), 3));
+            Duration took = Duration.ofNanos(System.nanoTime() - t0);
+            assertTrue(e.getMessage().contains("timeout"), e.getMessage());
+            assertTrue(took.compareTo(Duration.ofSeconds(30)) < 0, "the timed-out exec took " + took);
+            ExecSyncResponse r = h.cri.execSync(id, List.of("sh", "-c", "ps -o args | grep -cx 'sleep 60' || true"), 60);
+            assertEquals("0", r.getStdout().toString(StandardCharsets.UTF_8).strip(),
+                    "the timed-out exec still runs: " + r.getStdout().toStringUtf8());
+            assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus().getState());
+        }
+
+        @Test
         void thePodsDnsConfigIsTheContainersResolvConf() throws Exception {
             PodSandboxConfig pod = h.pod("dns", "dns-host").toBuilder().setDnsConfig(DNSConfig.newBuilder()
                     .addServers("10.214.0.10").addSearches("a3s.test").addOptions("ndots:3")).build();
