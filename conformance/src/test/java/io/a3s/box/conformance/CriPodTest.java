@@ -12,6 +12,7 @@ import io.a3s.box.conformance.cri.v1.Mount;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
 import io.a3s.box.conformance.cri.v1.PodSandboxState;
 import io.a3s.box.conformance.cri.v1.PodSandboxStatus;
+import io.a3s.box.conformance.cri.v1.SecurityProfile;
 import io.a3s.box.shim.daemon.TaskRecord;
 import io.grpc.StatusRuntimeException;
 import org.junit.jupiter.api.AfterAll;
@@ -479,6 +480,21 @@ class CriPodTest {
             assertEquals("0", r.getStdout().toString(StandardCharsets.UTF_8).strip(),
                     "the timed-out exec still runs: " + r.getStdout().toStringUtf8());
             assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus().getState());
+        }
+
+        @Test
+        void theRuntimeDefaultSeccompProfilePutsTheContainerInFilterMode() throws Exception {
+            // seccompProfile: RuntimeDefault, containerd's default profile: the container runs in filter mode
+            PodSandboxConfig pod = h.pod("seccomp", "seccomp-host");
+            String podId = runPod(pod);
+            ContainerConfig c = PrivateCri.container("sleeper", "sleep", "1000");
+            c = c.toBuilder().setLinux(c.getLinux().toBuilder().setSecurityContext(c.getLinux().getSecurityContext()
+                    .toBuilder().setSeccomp(SecurityProfile.newBuilder()
+                            .setProfileType(SecurityProfile.ProfileType.RuntimeDefault)))).build();
+            String id = runContainer(podId, pod, c);
+            ExecSyncResponse r = h.cri.execSync(id, List.of("grep", "^Seccomp:", "/proc/self/status"), 60);
+            assertEquals("Seccomp:\t2", r.getStdout().toString(StandardCharsets.UTF_8).strip(),
+                    () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
         }
 
         @Test
