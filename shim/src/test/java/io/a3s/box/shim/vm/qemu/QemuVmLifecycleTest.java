@@ -168,6 +168,9 @@ class QemuVmLifecycleTest {
         VmInstance vm = backend.newInstance(VmTestSupport.config(), StateDir.of(stateRoot, "killed"));
         try {
             vm.start();
+            // The start's unawaited SetClock is answered before this (the agent serves calls in order), so the
+            // WaitProcess below is the only call in flight.
+            ping(vm.agent(), CALL);
             // Paused, the agent answers nothing: the WaitProcess below stays pending until the VM dies.
             vm.pause();
             CompletableFuture<WaitProcessResponse> wait = vm.agent().waitProcessAsync(
