@@ -36,15 +36,17 @@ public final class PortForward {
 
     /** Starts forwarding the pod namespace {@code netnsPath}'s loopback into the VM whose agent this is. */
     public static LoopbackTrap start(String netnsPath, String vmId, Supplier<AgentClient> agent) throws IOException {
-        return LoopbackTrap.open(netnsPath, (fd, port) -> bridge(vmId, agent.get(), fd, port));
+        return LoopbackTrap.open(netnsPath, (fd, port) -> bridge(vmId, agent, fd, port));
     }
 
     /** Runs one forwarded connection to its end, then closes both sides. */
-    static void bridge(String vmId, AgentClient agent, int fd, int port) {
+    static void bridge(String vmId, Supplier<AgentClient> agents, int fd, int port) {
+        AgentClient agent;
         long conn;
         try {
+            agent = agents.get(); // throws once the VM is gone or handed over
             conn = agent.openPort(OpenPortRequest.newBuilder().setPort(port).build(), OPEN_LIMIT).getConnId();
-        } catch (StatusException e) {
+        } catch (StatusException | RuntimeException e) {
             // the client sees its connection closed at once, as with nothing listening on that port under runc
             log.info("vm {}: port-forward to {}: {}", vmId, port, e.getMessage());
             Linux.close(fd);
