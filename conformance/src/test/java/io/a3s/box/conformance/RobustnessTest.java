@@ -1,7 +1,5 @@
 package io.a3s.box.conformance;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -138,21 +136,5 @@ class RobustnessTest extends ConformanceTest {
                 "r-nosrc", "true");
         assertTrue(r.exitCode() != 0);
         assertTrue(r.stderr().contains("/no/such/dir does not exist"), r.stderr());
-    }
-
-    @Test
-    void aSpecWithAHookIsRefusedWithTheReason() throws Exception {
-        PrivateContainerd.Result spec = h.ctr("oci", "spec");
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode s = (ObjectNode) json.readTree(spec.stdout());
-        ((ObjectNode) s.get("process")).putArray("args").add("true");
-        s.putObject("hooks").putArray("prestart").addObject().put("path", "/bin/true");
-        Path file = h.state.resolve("hook-spec.json");
-        Files.writeString(file, json.writeValueAsString(s));
-        PrivateContainerd.Result r = h.ctr("run", "--rm", "--runtime", ShimHarness.RUNTIME, "--config",
-                file.toString(), "r-hook");
-        assertTrue(r.exitCode() != 0);
-        assertTrue(r.stderr().contains("hooks.prestart: OCI hooks are not supported"), r.stderr());
-        h.ctr("container", "rm", "r-hook");
     }
 }

@@ -6,7 +6,7 @@ import java.util.Map;
 /**
  * The result of mapping a {@code config.json}: what the agent needs to create the container, plus what the host
  * side needs to prepare for it. The host-side fields ({@link #shares}, {@link #vm}, {@link #network},
- * {@link #hostCgroupsPath}, {@link #warnings}) are for the shim and are not sent to the agent.
+ * {@link #hostCgroupsPath}, {@link #hooks}, {@link #warnings}) are for the shim and are not sent to the agent.
  *
  * @param containerId     the containerd container id
  * @param root            the rootfs, under the share
@@ -33,6 +33,7 @@ import java.util.Map;
  * @param network         host side: how the VM is networked
  * @param pod             host side: the Kubernetes pod whose VM the container runs in, or null for a VM of its own
  * @param hostCgroupsPath host side: {@code linux.cgroupsPath}, the host cgroup the VM's processes may be placed in
+ * @param hooks           host side: the OCI hooks the shim runs on the host
  * @param warnings        host side: fields not honoured as written, to be logged
  */
 public record GuestContainerSpec(
@@ -58,6 +59,7 @@ public record GuestContainerSpec(
         VmNetwork network,
         PodMember pod,
         String hostCgroupsPath,
+        HostHooks hooks,
         List<Warning> warnings) {
     public GuestContainerSpec {
         mounts = List.copyOf(mounts);

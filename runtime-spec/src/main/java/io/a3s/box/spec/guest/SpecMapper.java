@@ -106,7 +106,7 @@ public final class SpecMapper {
                 }
             }
         }
-        hooks(spec.hooks(), root.field("hooks"), report);
+        HostHooks hooks = hooks(spec.hooks(), spec.annotations(), root.field("hooks"), report);
 
         SpecPath linuxPath = root.field("linux");
         EnumSet<GuestNamespace> namespaces = EnumSet.noneOf(GuestNamespace.class);
@@ -154,6 +154,7 @@ public final class SpecMapper {
                 network,
                 pod,
                 emptyToNull(linux.cgroupsPath()),
+                hooks,
                 report.warnings());
         report.throwIfRefused();
         return result;
@@ -193,26 +194,30 @@ public final class SpecMapper {
 
     /**
      * Hooks run on the host (prestart, createRuntime, poststart, poststop) or in the container's namespaces
-     * (createContainer, startContainer) at points of runc's lifecycle. Here the host never holds the container's
-     * namespaces or pid, and the container's namespaces hold none of the host's hook binaries; and a hook skipped
-     * in silence breaks whatever it sets up (GPU access, network, policy), so a config with hooks is refused.
+     * (createContainer, startContainer) at points of runc's lifecycle. The host ones run on the host here too, with a
+     * host process in the container's network namespace as the state's pid (docs/oci-mapping.md, "hooks"). The
+     * container's namespaces are in the VM, which holds none of the host's hook binaries, and a hook skipped in
+     * silence breaks whatever it sets up (GPU access, policy), so those are refused.
      */
-    private static void hooks(Hooks hooks, SpecPath path, Report report) {
+    private static HostHooks hooks(Hooks hooks, Map<String, String> annotations, SpecPath path, Report report) {
         if (hooks == null) {
-            return;
+            return HostHooks.NONE;
         }
-        refuseHooks(hooks.prestart(), path.field("prestart"), report);
-        refuseHooks(hooks.createRuntime(), path.field("createRuntime"), report);
-        refuseHooks(hooks.createContainer(), path.field("createContainer"), report);
-        refuseHooks(hooks.startContainer(), path.field("startContainer"), report);
-        refuseHooks(hooks.poststart(), path.field("poststart"), report);
-        refuseHooks(hooks.poststop(), path.field("poststop"), report);
+        refuseInContainer(hooks.createContainer(), path.field("createContainer"), report);
+        refuseInContainer(hooks.startContainer(), path.field("startContainer"), report);
+        return new HostHooks(nonNull(hooks.prestart()), nonNull(hooks.createRuntime()), nonNull(hooks.poststart()),
+                nonNull(hooks.poststop()), annotations != null ? annotations : Map.of());
     }
 
-    private static void refuseHooks(List<Hook> hooks, SpecPath path, Report report) {
+    private static List<Hook> nonNull(List<Hook> hooks) {
+        return hooks != null ? hooks.stream().filter(java.util.Objects::nonNull).toList() : List.of();
+    }
+
+    private static void refuseInContainer(List<Hook> hooks, SpecPath path, Report report) {
         if (hooks != null && !hooks.isEmpty()) {
-            report.refuse(path, "OCI hooks are not supported: they run against runc's host-side view of the"
-                    + " container (its pid and namespaces), which a container inside a VM does not have");
+            report.refuse(path, "this hook runs inside the container's namespaces, which are in the VM: the host's"
+                    + " hook binaries are not there (prestart, createRuntime, poststart and poststop hooks run on"
+                    + " the host)");
         }
     }
 

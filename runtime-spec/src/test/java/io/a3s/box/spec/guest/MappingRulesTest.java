@@ -18,6 +18,7 @@ import io.a3s.box.spec.oci.OciJson;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The rules of docs/oci-mapping.md, one field at a time, on small hand-made configs. */
@@ -231,11 +232,26 @@ class MappingRulesTest {
     // ---- other refusals and warnings --------------------------------------------------------------------------
 
     @Test
-    void hooksAreRefused() {
-        assertEquals(List.of("hooks.createRuntime: OCI hooks are not supported: they run against runc's host-side"
-                + " view of the container (its pid and namespaces), which a container inside a VM does not have"),
-                refusals(config("\"hooks\":{\"prestart\":[],"
-                        + "\"createRuntime\":[{\"path\":\"/usr/bin/nvidia-hook\"}]}")));
+    void hostHooksAreKeptForTheShimWithTheAnnotations() throws Exception {
+        GuestContainerSpec s = map(config("\"annotations\":{\"io.x/y\":\"z\"},\"hooks\":{\"prestart\":[],"
+                + "\"createRuntime\":[{\"path\":\"/usr/bin/nerdctl\",\"args\":[\"nerdctl\",\"internal\"],"
+                + "\"timeout\":30}],\"poststop\":[{\"path\":\"/bin/true\"}]}"));
+        assertEquals(List.of(), s.hooks().prestart());
+        assertEquals("/usr/bin/nerdctl", s.hooks().createRuntime().getFirst().path());
+        assertEquals(List.of("nerdctl", "internal"), s.hooks().createRuntime().getFirst().args());
+        assertEquals(30L, s.hooks().createRuntime().getFirst().timeout());
+        assertEquals("/bin/true", s.hooks().poststop().getFirst().path());
+        assertEquals(Map.of("io.x/y", "z"), s.hooks().annotations());
+        assertTrue(map(config("")).hooks().isEmpty());
+    }
+
+    @Test
+    void hooksInTheContainersNamespacesAreRefused() {
+        assertEquals(List.of("hooks.createContainer: this hook runs inside the container's namespaces, which are in"
+                + " the VM: the host's hook binaries are not there (prestart, createRuntime, poststart and poststop"
+                + " hooks run on the host)"),
+                refusals(config("\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}],"
+                        + "\"createContainer\":[{\"path\":\"/usr/bin/nvidia-hook\"}]}")));
     }
 
     @Test
@@ -251,9 +267,10 @@ class MappingRulesTest {
     @Test
     void validationErrorsAndRefusalsComeTogether() {
         assertEquals(List.of("process.cwd: \"rel\" is not an absolute path",
-                "hooks.poststop: OCI hooks are not supported: they run against runc's host-side view of the container"
-                        + " (its pid and namespaces), which a container inside a VM does not have"),
-                refusals(config("\"hooks\":{\"poststop\":[{\"path\":\"/bin/true\"}]}").replace("\"cwd\":\"/\"",
+                "hooks.startContainer: this hook runs inside the container's namespaces, which are in the VM: the"
+                        + " host's hook binaries are not there (prestart, createRuntime, poststart and poststop hooks"
+                        + " run on the host)"),
+                refusals(config("\"hooks\":{\"startContainer\":[{\"path\":\"/bin/true\"}]}").replace("\"cwd\":\"/\"",
                         "\"cwd\":\"rel\"")));
     }
 

@@ -20,6 +20,8 @@ final class SharedVm {
     private int users = 1;
     /** The pod's port forwarding, if its network was wired (closed with the VM). */
     private AutoCloseable portForward;
+    /** The host network namespace wired into the VM, or null: where a pod member's host hooks look. */
+    private String netnsPath;
 
     /** @param podId the pod's sandbox id, or null for a lone container */
     SharedVm(Lease lease, VmProvider vms, String podId) {
@@ -44,6 +46,14 @@ final class SharedVm {
 
     String podId() {
         return podId;
+    }
+
+    synchronized void wiredTo(String path) {
+        netnsPath = path;
+    }
+
+    synchronized String netnsPath() {
+        return netnsPath;
     }
 
     /** One more container; false once the VM went back (the last container left). */

@@ -30,13 +30,17 @@ final class VmSandbox implements Sandbox {
     private final Path rootfsMount;
     private final Path taskFile;
     private final Runnable onRelease;
+    private final ContainerHooks hooks;
     private final AtomicBoolean released = new AtomicBoolean();
 
     /**
      * @param exports     this container's exports into the VM, in the order they were made
      * @param rootfsMount {@code <bundle>/rootfs} if this task mounted it, else null
+     * @param hooks       the container's host hooks: poststart at {@link #started}, poststop at {@link #release}
      */
-    VmSandbox(SharedVm shared, List<VmExports.Export> exports, Path rootfsMount, Path taskFile, Runnable onRelease) {
+    VmSandbox(SharedVm shared, List<VmExports.Export> exports, Path rootfsMount, Path taskFile, Runnable onRelease,
+              ContainerHooks hooks) {
+        this.hooks = hooks;
         this.shared = shared;
         this.lease = shared.lease();
         this.exports = List.copyOf(exports);
@@ -67,6 +71,11 @@ final class VmSandbox implements Sandbox {
     }
 
     @Override
+    public void started() {
+        hooks.runPoststart();
+    }
+
+    @Override
     public void kill(String why) {
         log.warn("vm {}: {}; killing the vm", lease.vm().id(), why);
         lease.vm().kill();
@@ -92,6 +101,7 @@ final class VmSandbox implements Sandbox {
             log.warn("cannot remove task record {}: {}", taskFile, e.toString());
         }
         onRelease.run();
+        hooks.close(); // poststop, once the container is gone
         log.debug("vm {} released: shares {} us, pool {} us, rootfs {} us, record {} us", lease.vm().id(),
                 (t1 - t0) / 1000, (t2 - t1) / 1000, (t3 - t2) / 1000, (System.nanoTime() - t3) / 1000);
     }

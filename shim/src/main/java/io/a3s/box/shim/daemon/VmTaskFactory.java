@@ -87,6 +87,7 @@ final class VmTaskFactory implements TaskFactory {
         boolean registered = false;
         Integer pid = null;
         boolean handedOver = false;
+        ContainerHooks hooks = ContainerHooks.NONE;
         // A pod's container runs in the VM of the pod's sandbox; anything else leases one. The lease (a round trip
         // to the pool and the attach) overlaps with the rootfs mount: neither needs the other.
         PendingLease pending = joinsPod ? null : PendingLease.start(vms, vmFor(spec), "task " + namespace + "/" + id);
@@ -109,6 +110,7 @@ final class VmTaskFactory implements TaskFactory {
             VmInstance vm = lease.vm();
             if (!joinsPod && spec.network().mode() == VmNetwork.Mode.POD_NETNS) {
                 PodNetwork.wire(vm, spec.network().netnsPath(), GUEST_CREATE_DEADLINE);
+                shared.wiredTo(spec.network().netnsPath());
                 forwardPorts(shared, spec.network().netnsPath());
             }
             record.withVm(vm.id(), vm.stateDir().toString()).write(taskFile);
@@ -138,6 +140,13 @@ final class VmTaskFactory implements TaskFactory {
                     ms(tGuest - t0), ms(tSpec - t0), ms(tMount - tSpec),
                     joinsPod ? "pod" : "lease", joinsPod ? pod.sandboxId() : lease.warm() ? "warm" : "COLD",
                     ms(tLease - tMount), ms(tShare - tLease), ms(tGuest - tShare));
+            hooks = ContainerHooks.prepare(id, bundle, spec.hooks(), hookNetns(spec, shared));
+            hooks.runCreate();
+            if (hooks != ContainerHooks.NONE && !joinsPod && spec.network().mode() == VmNetwork.Mode.VM) {
+                // what the hooks built in the container's new namespace (nerdctl's CNI) is its network
+                PodNetwork.wire(vm, hooks.netnsPath(), GUEST_CREATE_DEADLINE);
+                shared.wiredTo(hooks.netnsPath());
+            }
 
             if (pod != null && pod.isSandbox()) {
                 pods.register(shared);
@@ -152,7 +161,7 @@ final class VmTaskFactory implements TaskFactory {
                 if (sandboxOfPod) {
                     pods.forget(vmOfTask);
                 }
-            });
+            }, hooks);
             specs.remember(id, spec);
             handedOver = true; // from here on, the sandbox's release undoes everything
             try {
@@ -183,6 +192,7 @@ final class VmTaskFactory implements TaskFactory {
             if (rootfsMounted) {
                 VmSandbox.detach(rootfs);
             }
+            hooks.close(); // poststop, as runc's destroy after a failed create
             try {
                 Files.deleteIfExists(taskFile);
             } catch (IOException ignored) {
@@ -193,6 +203,20 @@ final class VmTaskFactory implements TaskFactory {
             }
             throw Code.INTERNAL.toException("create task %s: %s", id, e.getMessage());
         }
+    }
+
+    /**
+     * The network namespace the hooks' holder sits in: the one the container's network is in on the host side. A
+     * config asking for a new one gets a new one, which the VM is wired to after the hooks ran.
+     */
+    private static ContainerHooks.Netns hookNetns(GuestContainerSpec spec, SharedVm shared) {
+        return switch (spec.network().mode()) {
+            case VM -> new ContainerHooks.Netns.Fresh();
+            case POD_NETNS -> new ContainerHooks.Netns.Join(spec.network().netnsPath());
+            case POD_VM -> shared.netnsPath() != null ? new ContainerHooks.Netns.Join(shared.netnsPath())
+                    : new ContainerHooks.Netns.Fresh();
+            case HOST_UNAVAILABLE -> new ContainerHooks.Netns.Host();
+        };
     }
 
     /**
@@ -219,7 +243,6 @@ final class VmTaskFactory implements TaskFactory {
         }
     }
 
-    /** A pod's VM is sized by its sandbox: a container asking for more gets its cgroup limits, not a bigger VM. */
     /**
      * kubectl port-forward into the pod's VM (containerd dials localhost in the pod's namespace). The pod works
      * without it, so a failure (no iptables, say) is a warning, and port-forward then fails as it did before.
@@ -233,6 +256,7 @@ final class VmTaskFactory implements TaskFactory {
         }
     }
 
+    /** A pod's VM is sized by its sandbox: a container asking for more gets its cgroup limits, not a bigger VM. */
     private void warnIfBigger(String id, GuestContainerSpec spec, SharedVm shared) {
         VmConfig wanted = vmFor(spec);
         VmConfig has = shared.lease().vm().config();

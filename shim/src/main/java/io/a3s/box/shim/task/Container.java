@@ -178,12 +178,18 @@ public final class Container {
                     events.publish(TaskExecStarted.newBuilder().setContainerId(id).setExecId(execId).setPid(p.pid)
                             .build());
                 }
-                return p.pid;
+                failure = null;
             } catch (StatusException e) {
                 failure = e.status().withContext("start " + p.describe(id)).asException();
             }
         } finally {
             lock.unlock();
+        }
+        if (failure == null) {
+            if (p.isInit()) {
+                sandbox.started(); // outside the lock: a poststart hook may take its time
+            }
+            return p.pid;
         }
         // A process whose execve failed exits at once (127). Apply that exit before answering: containerd's
         // client deletes only a stopped task (a "created" one with a pid is refused), and it deletes right

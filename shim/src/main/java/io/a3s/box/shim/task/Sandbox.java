@@ -26,6 +26,9 @@ public interface Sandbox {
         return false;
     }
 
+    /** The container's first process was released (poststart hooks run here). Never throws. */
+    default void started() {}
+
     /**
      * Kills the VM now, with everything in it, because its guest stopped answering ({@code why}): every process
      * in it then exits as a dead VM's do (137). {@link #release} is still due. Idempotent.
