@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class HooksTest extends ConformanceTest {
     private static final String RUNC = "io.containerd.runc.v2";
-    private static final String SUBNET = "10.214.0.0/16";
+    private static final String SUBNET = "10.215.0.0/16";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String suffix = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0xffff));
@@ -138,8 +138,8 @@ class HooksTest extends ConformanceTest {
         boolean runc = runtime.equals(RUNC);
         String id = "hooks-" + (runc ? "runc" : "a3s");
         int third = runc ? 1 : 2;
-        String ip = "10.214." + third + ".2";
-        String peerIp = "10.214." + third + ".1";
+        String ip = "10.215." + third + ".2";
+        String peerIp = "10.215." + third + ".1";
         Path out = Files.createDirectories(h.state.resolve(id + "-out"));
         List<String> env = List.of("PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OUT=" + out, "PEERNS=" + peerNs,
                 "PEERIF=hk" + third + "-" + suffix, "IP=" + ip, "PEERIP=" + peerIp);
