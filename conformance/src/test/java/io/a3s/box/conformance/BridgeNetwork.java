@@ -1,13 +1,13 @@
 package io.a3s.box.conformance;
 
+import static io.a3s.box.conformance.HostShell.sh;
+
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -176,12 +176,4 @@ final class BridgeNetwork implements AutoCloseable {
         sh("ip netns del " + netns + " 2>/dev/null || true");
     }
 
-    static String sh(String script) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("sh", "-ec", script).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(script + ": " + out);
-        }
-        return out.trim();
-    }
 }

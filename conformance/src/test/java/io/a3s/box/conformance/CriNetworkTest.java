@@ -208,7 +208,7 @@ class CriNetworkTest {
             String info = h.cri.podSandboxStatus(podId, true).getInfoMap().getOrDefault("info", "");
             Matcher netns = NETNS_PATH.matcher(info);
             assertTrue(netns.find(), "no network namespace in the sandbox's verbose info: " + info);
-            String cniLink = BridgeNetwork.sh("nsenter --net=" + netns.group(1) + " ip -o link show eth0");
+            String cniLink = HostShell.sh("nsenter --net=" + netns.group(1) + " ip -o link show eth0");
             String link = exec(c, "ip", "-o", "link", "show", "eth0");
             assertEquals(mac(cniLink), mac(link), "the pod netns's eth0: " + cniLink + "; the container's: "
                     + link);
@@ -264,13 +264,13 @@ class CriNetworkTest {
             assertTrue(netns.find(), "no network namespace in the sandbox's verbose info: " + info);
             String dial = "nsenter --net=" + netns.group(1) + " busybox nc -w 5 127.0.0.1 ";
             // until the server is up: a refused (runc) or at once closed (a3s) connection gives no page
-            String page = BridgeNetwork.sh("for i in $(seq 1 60); do r=$(printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n'"
+            String page = HostShell.sh("for i in $(seq 1 60); do r=$(printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n'"
                     + " | " + dial + "8080 2>/dev/null || true); case $r in *forwarded-page*) echo \"$r\"; exit 0;;"
                     + " esac; sleep 0.5; done; echo \"no page: $r\"");
             assertTrue(page.contains("200 OK") && page.contains("forwarded-page"), page + diagnostics());
             // a port nothing listens on gives no bytes and does not hang
             long t0 = System.nanoTime();
-            String none = BridgeNetwork.sh("echo x | " + dial + "8081 2>/dev/null || true");
+            String none = HostShell.sh("echo x | " + dial + "8081 2>/dev/null || true");
             assertEquals("", none);
             assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(15).toNanos(), "the dial to a closed port hung");
         }

@@ -1,5 +1,7 @@
 package io.a3s.box.conformance;
 
+import static io.a3s.box.conformance.HostShell.sh;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,7 +12,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -42,14 +43,6 @@ class HooksTest extends ConformanceTest {
     private Path hooks;
     private Process httpd;
 
-    private static String sh(String script) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("sh", "-ec", script).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(script + ": " + out);
-        }
-        return out.trim();
-    }
 
     @BeforeAll
     void peerAndRootfs() throws Exception {

@@ -1,11 +1,11 @@
 package io.a3s.box.conformance;
 
+import static io.a3s.box.conformance.HostShell.sh;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,14 +37,6 @@ class PodNetworkingTest extends ConformanceTest {
     private Process httpd;
     private String podMac;
 
-    private static String sh(String script) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("sh", "-ec", script).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(script + ": " + out);
-        }
-        return out.trim();
-    }
 
     @BeforeAll
     void network() throws Exception {
