@@ -68,3 +68,66 @@ stop_training_daemon() {
     umount -l "$mp" 2>/dev/null || true
   done
 }
+
+# train_daemon_aot CACHE LAUNCHER_DIR JAVA CLASSPATH JVM_FLAG...
+#   The AOT cache of the long-lived daemons (the shim daemon, and the pool daemon that maps it too; JvmCommand's
+#   forDaemon): the shim daemon run by hand with -XX:AOTCacheOutput under a private containerd, which drives
+#   containers through it as ctr does (LAUNCHER_DIR holds containerd-shim-a3s-box, whose `start` finds that
+#   daemon alive), then stopped with SIGTERM, when the JVM writes the cache. Needs what the demo needs (root,
+#   containerd, QEMU, the guest image); a failed training only costs the daemons memory (docs/performance.md).
+train_daemon_aot() {
+  local cache=$1 launcher_dir=$2 java=$3 classpath=$4
+  shift 4
+  local rc=0
+  rm -f "$cache" "$cache.tmp"
+  [ "$(id -u)" -eq 0 ] && command -v containerd >/dev/null && command -v ctr >/dev/null || return 1
+  (
+    source "$A3S_ROOT/scripts/lib/containerd.sh"
+    a3s_state_start aot
+    A3S_BOX_CONFIG="$A3S_BOX_STATE/config.toml"
+    export A3S_BOX_CONFIG
+    printf '[pool]\nsize = 1\nmax_vms = 4\n' > "$A3S_BOX_CONFIG"
+    ctd_start "$launcher_dir"
+    trap 'ctd_stop; a3s_state_stop' EXIT
+    mkdir -p "$A3S_BOX_STATE/shim"
+    MALLOC_ARENA_MAX=2 setsid "$java" "$@" -XX:AOTCacheOutput="$cache.tmp" -cp "$classpath" \
+      io.a3s.box.shim.ShimMain -address "$CTD_SOCK" -ttrpc-address "$CTD_SOCK.ttrpc" serve \
+      < /dev/null > "$A3S_BOX_STATE/daemon.log" 2>&1 &
+    local daemon=$! i image=localhost/a3s/busybox:latest
+    for i in $(seq 1 300); do ls "$A3S_BOX_STATE"/shim/*.sock >/dev/null 2>&1 && break; sleep 0.1; done
+    "$A3S_ROOT/scripts/lib/busybox-image.sh" "$CTD_DIR/busybox.tar" "$image"
+    ctd_ctr -n aot images import "$CTD_DIR/busybox.tar" > /dev/null
+    # what containerd asks of a shim day to day: run with output and an exit code, a detached task with an
+    # exec, ps, metrics, pause and resume, kill and delete, and stdin
+    ctd_ctr -n aot run --rm --runtime io.a3s.box "$image" aot-1 sh -c 'echo out; echo err >&2; exit 3' \
+      > /dev/null 2>&1 || true
+    ctd_ctr -n aot run -d --runtime io.a3s.box "$image" aot-2 sleep 600 > /dev/null
+    ctd_ctr -n aot task exec --exec-id e1 aot-2 ls / > /dev/null
+    ctd_ctr -n aot task ps aot-2 > /dev/null
+    ctd_ctr -n aot task metrics aot-2 > /dev/null
+    ctd_ctr -n aot task pause aot-2 && ctd_ctr -n aot task resume aot-2
+    ctd_ctr -n aot task kill -s SIGKILL aot-2
+    for i in $(seq 1 100); do ctd_ctr -n aot task ls | grep -q 'aot-2.*STOPPED' && break; sleep 0.1; done
+    ctd_ctr -n aot task delete aot-2 > /dev/null && ctd_ctr -n aot containers delete aot-2
+    echo in | ctd_ctr -n aot run --rm --runtime io.a3s.box "$image" aot-3 cat > /dev/null
+    # SIGTERM: the daemon stops, and its JVM assembles the cache (a child JVM) before it exits
+    kill -TERM "$daemon"
+    for i in $(seq 1 1200); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+    [ -f "$cache.tmp" ]
+  ) > /dev/null 2>&1 || rc=1
+  # the cache must load (AOTMode=on refuses one that does not) with the flags the daemons add
+  if [ $rc -eq 0 ] && "$java" "$@" -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0 \
+      -XX:AOTMode=on -XX:AOTCache="$cache.tmp" -cp "$classpath" io.a3s.box.shim.ShimMain -v > /dev/null 2>&1; then
+    mv -f "$cache.tmp" "$cache"
+  else
+    rm -f "$cache.tmp"
+    return 1
+  fi
+}
+
+# daemon_aot_case DAEMON_AOT: the lines of an sh launcher of a3s-box that give `pool start` (the pool daemon;
+# systemd runs `pool start --foreground`) the daemons' AOT cache, as JvmCommand.forDaemon does, in AOT_FLAG
+daemon_aot_case() {
+  printf '# the pool daemon (`pool start`, `pool start --foreground`) maps the daemons'"'"' AOT cache\n'
+  printf 'case "$1 $2" in "pool start") if [ -f %q ]; then AOT_FLAG="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0 -XX:AOTCache=%s"; fi ;; esac\n' "$1" "$1"
+}

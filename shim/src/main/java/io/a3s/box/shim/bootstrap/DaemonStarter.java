@@ -116,7 +116,7 @@ final class DaemonStarter {
         args.add("serve");
         List<String> cmd = new ArrayList<>();
         cmd.add(Detached.setsid());
-        cmd.addAll(jvm.with(mainClass, args));
+        cmd.addAll(jvm.forDaemon().with(mainClass, args));
         return cmd;
     }
 

@@ -1,5 +1,7 @@
 package io.a3s.box.shim.bootstrap;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -15,8 +17,44 @@ public record JvmCommand(List<String> prefix) {
     private static final List<String> NOT_INHERITED = List.of("-XX:AOTCacheOutput=", "-XX:AOTMode=",
             "-XX:AOTConfiguration=", "-XX:ArchiveClassesAtExit=", "-XX:DumpLoadedClassList=");
 
+    /**
+     * The system property (set by the launchers) naming the AOT cache trained on the long-lived daemons' own work.
+     */
+    public static final String DAEMON_AOT_PROPERTY = "a3s.daemon.aot";
+    private static final String AOT_CACHE = "-XX:AOTCache=";
+    private static final String UNLOCK_DIAGNOSTIC = "-XX:+UnlockDiagnosticVMOptions";
+    private static final String NO_RELOCATION = "-XX:ArchiveRelocationMode=0";
+
     public JvmCommand {
         prefix = List.copyOf(prefix);
+    }
+
+    /**
+     * The command for a long-lived daemon (the shim daemon, the pool daemon): the daemons' AOT cache, named by
+     * {@value #DAEMON_AOT_PROPERTY}, in place of this JVM's, when that file exists; else this command unchanged.
+     *
+     * <p>Why a cache of its own: a cache trained on a short {@code start} leaves most of a daemon's classes to be
+     * loaded from the jars into metaspace (12 MiB of the shim daemon's PSS). Why mapped where it was dumped
+     * ({@code ArchiveRelocationMode=0}, the JDK's default until 20): a relocated cache has every page patched, so
+     * private to the process, while one mapped as dumped stays clean file pages that the shim daemon and the pool
+     * daemon share (measured in docs/performance.md). The price is that the cache's class metadata sits at a
+     * fixed address in both daemons; their heaps, stacks and code stay randomised.
+     */
+    public JvmCommand forDaemon() {
+        String cache = System.getProperty(DAEMON_AOT_PROPERTY, "");
+        return cache.isEmpty() || !Files.isRegularFile(Path.of(cache)) ? this : withDaemonCache(cache);
+    }
+
+    JvmCommand withDaemonCache(String cache) {
+        List<String> out = new ArrayList<>();
+        for (String a : prefix) {
+            if (!a.startsWith(AOT_CACHE) && !a.equals(UNLOCK_DIAGNOSTIC) && !a.equals(NO_RELOCATION)) {
+                out.add(a);
+            }
+        }
+        // java first, then the flags that select the cache
+        out.addAll(1, List.of(UNLOCK_DIAGNOSTIC, NO_RELOCATION, AOT_CACHE + cache));
+        return new JvmCommand(out);
     }
 
     /**

@@ -57,7 +57,7 @@ public final class PoolStarter {
     /** A starter that runs the pool daemon with this process's JVM command line. */
     public static PoolStarter sameJvm(Layout layout) {
         return new PoolStarter(layout,
-                () -> JvmCommand.currentAny(KNOWN_MAINS).with(MAIN, List.of("pool", "start", "--foreground")),
+                () -> JvmCommand.currentAny(KNOWN_MAINS).forDaemon().with(MAIN, List.of("pool", "start", "--foreground")),
                 Map.of());
     }
 
