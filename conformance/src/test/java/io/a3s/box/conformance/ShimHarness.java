@@ -212,6 +212,18 @@ final class ShimHarness implements AutoCloseable {
         return Optional.empty();
     }
 
+    /** The number of tasks the shim daemon holds, creates in flight included (its Admin/Ping). */
+    int daemonTasks() throws Exception {
+        try (Stream<Path> files = Files.list(state.resolve("shim"))) {
+            Path socket = files.filter(f -> f.toString().endsWith(".sock")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no shim daemon socket in " + state.resolve("shim")));
+            try (io.a3s.box.ttrpc.TtrpcClient c = io.a3s.box.ttrpc.TtrpcClient.connect(socket)) {
+                return c.call("a3s.shim.v1.Admin", "Ping", io.a3s.box.shim.admin.v1.PingRequest.getDefaultInstance(),
+                        io.a3s.box.shim.admin.v1.PingResponse.parser(), Duration.ofSeconds(5)).getTasks();
+            }
+        }
+    }
+
     /** VM state directories whose owner file names {@code pid} (the process that holds, or pools, the VM). */
     List<Path> vmsOwnedBy(long pid) throws IOException {
         Path vms = state.resolve("vms");

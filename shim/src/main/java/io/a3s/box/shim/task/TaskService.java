@@ -50,6 +50,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
+import java.time.Duration;
+import java.time.Instant;
 
 /**
  * containerd's task service (v2, and v3 with the same messages), as an adapter: it decodes, finds the
@@ -76,7 +78,8 @@ public final class TaskService {
     private final SpecConverter specs;
     private final EventBus events;
     private final Map<String, Container> containers = new ConcurrentHashMap<>();
-    private final Map<String, Boolean> creating = new ConcurrentHashMap<>();
+    /** Creates in flight, by key (see {@link InFlight}). */
+    private final Map<String, InFlight> creating = new ConcurrentHashMap<>();
     /** The namespace of the tasks created over each connection (containerd keeps one connection per task). */
     private final Map<CallContext.ConnectionState, String> connectionNamespaces =
             Collections.synchronizedMap(new WeakHashMap<>());
@@ -118,16 +121,51 @@ public final class TaskService {
         return (req, ctx) -> {
             long t0 = System.nanoTime();
             try {
-                return handler.handle(req, ctx);
-            } finally {
+                R r = handler.handle(req, ctx);
                 log.info("{} {}: {} ms", what, id.apply(req), (System.nanoTime() - t0) / 1_000_000);
+                return r;
+            } catch (StatusException | RuntimeException e) {
+                log.info("{} {}: failed after {} ms: {}", what, id.apply(req), (System.nanoTime() - t0) / 1_000_000,
+                        e.getMessage());
+                throw e;
             }
         };
     }
 
     /** Number of live tasks, every namespace. */
     public int taskCount() {
-        return containers.size();
+        return containers.size() + creating.size();
+    }
+
+    /**
+     * A Create still running. containerd gives up on a Create whose caller went away (ctr interrupted during a
+     * cold boot, kubelet's deadline) and cleans up at once: Delete, Shutdown, the shim binary's delete, the
+     * bundle removed. None of them can find the task yet; if the create then succeeded, the daemon would keep a
+     * task nobody deletes, and its VM, for ever (Kata runtime#2992). So they mark the create abandoned, and the
+     * create undoes itself when it ends.
+     */
+    private static final class InFlight {
+        private boolean abandoned; // guarded by this
+        private boolean done;      // guarded by this: the container is in the map, or never will be
+    }
+
+    /** The task's container; null if it has none, after marking a create of it in flight abandoned. */
+    private Container findOrAbandon(String key) {
+        Container c = containers.get(key);
+        if (c != null) {
+            return c;
+        }
+        InFlight f = creating.get(key);
+        if (f != null) {
+            synchronized (f) {
+                if (!f.done) {
+                    f.abandoned = true;
+                    log.info("task {}: deleted while its create runs: the create will undo itself", key);
+                    return null;
+                }
+            }
+        }
+        return containers.get(key); // its create has just ended
     }
 
     /** The container {@code id} of {@code namespace}, if the daemon has it. */
@@ -135,9 +173,66 @@ public final class TaskService {
         return containers.get(key(namespace, id));
     }
 
-    /** Forgets a container after it was cleaned up behind containerd's back (the delete binary). */
-    public Container remove(String namespace, String id) {
-        return containers.remove(key(namespace, id));
+    /** What the shim binary's delete found of a task in this daemon ({@link #cleanup}). */
+    public sealed interface Cleanup {
+        /** The task was here: killed and deleted. */
+        record Deleted(Container.Deleted deleted) implements Cleanup {
+        }
+
+        /** Its create is still running: abandoned, it releases what it holds when it ends. */
+        record CreateAbandoned() implements Cleanup {
+        }
+
+        /** No such task here. */
+        record Unknown() implements Cleanup {
+        }
+    }
+
+    /**
+     * containerd ran the shim binary's delete for a task: it gave up on it. If the task is still here, it is
+     * killed and deleted for real, as containerd's Delete would.
+     */
+    public Cleanup cleanup(String namespace, String id) {
+        String key = key(namespace, id);
+        Container c = findOrAbandon(key);
+        if (c == null) {
+            return creating.containsKey(key) ? new Cleanup.CreateAbandoned() : new Cleanup.Unknown();
+        }
+        Cleanup.Deleted d = new Cleanup.Deleted(destroy(c));
+        containers.remove(key, c);
+        return d;
+    }
+
+    /** How long a task killed by {@link #destroy} gets to report its exit before its sandbox is released. */
+    private static final Duration DESTROY_EXIT_BOUND = Duration.ofSeconds(5);
+
+    /**
+     * Kills every process of {@code c}, waits (bounded) for the init's exit, and deletes it; if that fails,
+     * releases its sandbox anyway.
+     */
+    private static Container.Deleted destroy(Container c) {
+        try {
+            c.kill("", 9, true);
+        } catch (StatusException e) {
+            if (e.code() != Code.NOT_FOUND) {
+                log.warn("cleanup of task {}: kill: {}", c.id(), e.getMessage());
+            }
+        }
+        try {
+            c.waitExit("").get(DESTROY_EXIT_BOUND.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (StatusException | java.util.concurrent.ExecutionException
+                 | java.util.concurrent.TimeoutException e) {
+            // delete says what is wrong, and the sandbox is released below
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            return c.delete("");
+        } catch (StatusException e) {
+            log.warn("cleanup of task {}: delete: {}", c.id(), e.getMessage());
+            c.sandbox().release();
+            return new Container.Deleted(c.initPid(), new ExitStatus(ExitStatus.VM_DIED, Instant.now()));
+        }
     }
 
     CreateTaskResponse create(CreateTaskRequest req, CallContext ctx) throws StatusException {
@@ -151,12 +246,31 @@ public final class TaskService {
                     req.getId());
         }
         String key = key(ns, req.getId());
-        if (containers.containsKey(key) || creating.putIfAbsent(key, Boolean.TRUE) != null) {
+        InFlight flight = new InFlight();
+        if (containers.containsKey(key) || creating.putIfAbsent(key, flight) != null) {
             throw Code.ALREADY_EXISTS.toException("task %s: already exists", req.getId());
         }
         try {
-            Container c = factory.create(ns, req);
-            containers.put(key, c);
+            Container c;
+            try {
+                c = factory.create(ns, req);
+            } finally {
+                synchronized (flight) {
+                    flight.done = true;
+                }
+            }
+            boolean abandoned;
+            synchronized (flight) {
+                abandoned = flight.abandoned;
+                if (!abandoned) {
+                    containers.put(key, c);
+                }
+            }
+            if (abandoned) {
+                destroy(c);
+                throw Code.ABORTED.toException("create task %s: containerd deleted the task while it was being "
+                        + "created (its caller gave up): undone", req.getId());
+            }
             if (ctx.connection() != null) {
                 connectionNamespaces.put(ctx.connection(), ns);
             }
@@ -167,7 +281,7 @@ public final class TaskService {
                     .setPid(c.initPid()).build());
             return CreateTaskResponse.newBuilder().setPid(c.initPid()).build();
         } finally {
-            creating.remove(key);
+            creating.remove(key, flight);
         }
     }
 
@@ -177,7 +291,7 @@ public final class TaskService {
 
     DeleteResponse delete(DeleteRequest req, CallContext ctx) throws StatusException {
         String key = keyOf(ctx, req.getId());
-        Container c = containers.get(key);
+        Container c = req.getExecId().isEmpty() ? findOrAbandon(key) : containers.get(key);
         if (c == null) {
             throw Code.NOT_FOUND.toException("task %s: not found", req.getId());
         }

@@ -502,6 +502,67 @@ class TaskServiceTest {
         assertEquals(List.of("ns-a"), nsOfDeletes);
     }
 
+    /**
+     * containerd gives up on a Create whose caller went away (ctr interrupted during a cold boot) and cleans up
+     * before the create ends: Delete, then the shim binary's delete. The create that then succeeds must undo
+     * itself, or the daemon keeps a task (and its VM) nobody will ever delete (Kata runtime#2992).
+     */
+    @Test
+    void aTaskDeletedWhileItsCreateRunsIsUndoneWhenTheCreateEnds() throws Exception {
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch proceed = new java.util.concurrent.CountDownLatch(1);
+        TaskService slow = new TaskService((ns, req) -> {
+            entered.countDown();
+            try {
+                proceed.await();
+            } catch (InterruptedException e) {
+                throw Code.CANCELLED.toException("interrupted");
+            }
+            return factory.create(ns, req);
+        }, specs, bus);
+        String bundle = bundle("slow", "sleep", "1000");
+        CompletableFuture<CreateTaskResponse> created = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                created.complete(slow.create(CreateTaskRequest.newBuilder().setId("slow").setBundle(bundle)
+                        .setTerminal(true).build(), ctx(NS)));
+            } catch (Throwable t) {
+                created.completeExceptionally(t);
+            }
+        });
+        assertTrue(entered.await(PROMPT.toMillis(), TimeUnit.MILLISECONDS));
+        assertEquals(1, slow.taskCount(), "a create in flight keeps the daemon from exiting idle");
+
+        assertStatus(Code.NOT_FOUND, () -> slow.delete(DeleteRequest.newBuilder().setId("slow").build(), ctx(NS)),
+                "slow");
+        assertInstanceOf(TaskService.Cleanup.CreateAbandoned.class, slow.cleanup(NS, "slow"));
+        proceed.countDown();
+
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> created.get(PROMPT.toMillis(), TimeUnit.MILLISECONDS));
+        StatusException status = assertInstanceOf(StatusException.class, e.getCause());
+        assertEquals(Code.ABORTED, status.code(), status.getMessage());
+        assertTrue(status.getMessage().contains("slow"), status.getMessage());
+        FakeSandbox vm = vmOfTask.get(NS + "/slow");
+        assertNotNull(vm, "the create did run to its end");
+        assertEquals(1, vm.releases.get(), "its VM is released");
+        assertEquals(0, slow.taskCount());
+        assertInstanceOf(TaskService.Cleanup.Unknown.class, slow.cleanup(NS, "slow"));
+        assertTrue(events.stream().noneMatch(p -> p.event() instanceof TaskCreate),
+                "containerd is not told of a task it gave up on");
+    }
+
+    @Test
+    void theShimBinarysCleanupKillsAndDeletesATaskContainerdGaveUpOn() throws Exception {
+        create(NS, "left", "sleep", "1000");
+        start("left", "");
+        TaskService.Cleanup c = svc.cleanup(NS, "left");
+        TaskService.Cleanup.Deleted d = assertInstanceOf(TaskService.Cleanup.Deleted.class, c);
+        assertEquals(128 + SIGKILL, d.deleted().exit().status());
+        assertEquals(0, svc.taskCount());
+        assertEquals(1, vmOfTask.get(NS + "/left").releases.get());
+    }
+
     @Test
     void createTwiceIsAlreadyExistsAndTheIdIsFreeAfterDelete() throws Exception {
         create(NS, "twice", "sleep");
