@@ -152,20 +152,26 @@ public final class TaskService {
     /** The task's container; null if it has none, after marking a create of it in flight abandoned. */
     private Container findOrAbandon(String key) {
         Container c = containers.get(key);
-        if (c != null) {
-            return c;
+        if (c == null && !abandonCreate(key)) {
+            c = containers.get(key); // its create may have just ended
         }
+        return c;
+    }
+
+    /** Marks the create of {@code key} abandoned; false if none is in flight (any more). */
+    private boolean abandonCreate(String key) {
         InFlight f = creating.get(key);
-        if (f != null) {
-            synchronized (f) {
-                if (!f.done) {
-                    f.abandoned = true;
-                    log.info("task {}: deleted while its create runs: the create will undo itself", key);
-                    return null;
-                }
-            }
+        if (f == null) {
+            return false;
         }
-        return containers.get(key); // its create has just ended
+        synchronized (f) {
+            if (f.done) {
+                return false;
+            }
+            f.abandoned = true;
+        }
+        log.info("task {}: deleted while its create runs: the create will undo itself", key);
+        return true;
     }
 
     /** The container {@code id} of {@code namespace}, if the daemon has it. */
@@ -194,9 +200,15 @@ public final class TaskService {
      */
     public Cleanup cleanup(String namespace, String id) {
         String key = key(namespace, id);
-        Container c = findOrAbandon(key);
+        Container c = containers.get(key);
         if (c == null) {
-            return creating.containsKey(key) ? new Cleanup.CreateAbandoned() : new Cleanup.Unknown();
+            if (abandonCreate(key)) {
+                return new Cleanup.CreateAbandoned();
+            }
+            c = containers.get(key); // its create may have just ended
+            if (c == null) {
+                return new Cleanup.Unknown();
+            }
         }
         Cleanup.Deleted d = new Cleanup.Deleted(destroy(c));
         containers.remove(key, c);
