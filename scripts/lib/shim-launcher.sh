@@ -69,6 +69,9 @@ stop_training_daemon() {
   done
 }
 
+# What a daemon's JVM adds to map the daemons' AOT cache where it was dumped (JvmCommand.forDaemon says why)
+DAEMON_AOT_MAPPING="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0"
+
 # train_daemon_aot CACHE LAUNCHER_DIR JAVA CLASSPATH JVM_FLAG...
 #   The AOT cache of the long-lived daemons (the shim daemon, and the pool daemon that maps it too; JvmCommand's
 #   forDaemon): the shim daemon run by hand with -XX:AOTCacheOutput under a private containerd, which drives
@@ -116,7 +119,8 @@ train_daemon_aot() {
     [ -f "$cache.tmp" ]
   ) > /dev/null 2>&1 || rc=1
   # the cache must load (AOTMode=on refuses one that does not) with the flags the daemons add
-  if [ $rc -eq 0 ] && "$java" "$@" -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0 \
+  # shellcheck disable=SC2086 # DAEMON_AOT_MAPPING is a list of flags
+  if [ $rc -eq 0 ] && "$java" "$@" $DAEMON_AOT_MAPPING \
       -XX:AOTMode=on -XX:AOTCache="$cache.tmp" -cp "$classpath" io.a3s.box.shim.ShimMain -v > /dev/null 2>&1; then
     mv -f "$cache.tmp" "$cache"
   else
@@ -129,5 +133,6 @@ train_daemon_aot() {
 # systemd runs `pool start --foreground`) the daemons' AOT cache, as JvmCommand.forDaemon does, in AOT_FLAG
 daemon_aot_case() {
   printf '# the pool daemon (`pool start`, `pool start --foreground`) maps the daemons'"'"' AOT cache\n'
-  printf 'case "$1 $2" in "pool start") if [ -f %q ]; then AOT_FLAG="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0 -XX:AOTCache=%s"; fi ;; esac\n' "$1" "$1"
+  printf 'case "$1 $2" in "pool start") if [ -f %q ]; then AOT_FLAG="%s -XX:AOTCache=%s"; fi ;; esac\n' \
+    "$1" "$DAEMON_AOT_MAPPING" "$1"
 }

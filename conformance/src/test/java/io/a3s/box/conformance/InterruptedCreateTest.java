@@ -35,7 +35,8 @@ class InterruptedCreateTest extends ConformanceTest {
                     + h.daemonLog(20));
             assertEquals(1, h.daemonTasks(), "a create in flight counts as a task of the daemon");
             // Ctrl-C, as a user at the terminal
-            assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(ctr.pid())).start().waitFor());
+            Process kill = new ProcessBuilder("kill", "-INT", Long.toString(ctr.pid())).start();
+            assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -INT " + ctr.pid());
             assertTrue(ctr.waitFor(30, TimeUnit.SECONDS), "ctr did not exit on SIGINT");
         } finally {
             ctr.destroyForcibly();

@@ -40,6 +40,8 @@ import io.a3s.box.ttrpc.ServiceDefinition;
 import io.a3s.box.ttrpc.StatusException;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -50,8 +52,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
-import java.time.Duration;
-import java.time.Instant;
 
 /**
  * containerd's task service (v2, and v3 with the same messages), as an adapter: it decodes, finds the
@@ -231,9 +231,8 @@ public final class TaskService {
             }
         }
         try {
-            c.waitExit("").get(DESTROY_EXIT_BOUND.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (StatusException | java.util.concurrent.ExecutionException
-                 | java.util.concurrent.TimeoutException e) {
+            c.waitExit("").get(DESTROY_EXIT_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (StatusException | ExecutionException | TimeoutException e) {
             // delete says what is wrong, and the sandbox is released below
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
