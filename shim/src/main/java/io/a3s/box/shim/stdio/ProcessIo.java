@@ -31,7 +31,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <ul>
  *   <li>Output: one virtual thread per stream pulls from the guest and writes to the host end; at the
- *       guest's EOF it closes the host end, so the reader (ctr, CRI) sees EOF. A host reader that stops
+ *       guest's EOF it waits, on a FIFO, until the reader has taken all that was written (for as long as it keeps
+ *       taking), then closes the host end, so the reader (ctr, CRI) sees EOF. containerd 1.6 closes its end as
+ *       soon as it handles the exit, and what is still in the pipe then is lost. A host reader that stops
  *       reading blocks only this copier, which stops pulling, which back-pressures only this process in the
  *       guest: never another stream, container or the control channel.</li>
  *   <li>FIFOs are opened read-write, as containerd's shims do: open() never blocks, and a reader that goes
@@ -56,6 +58,11 @@ public final class ProcessIo implements AutoCloseable {
     public static final int READ_CHUNK = 256 * 1024;
     /** How long CloseIO holds the stdin FIFO open for a copier that waits in open(). */
     private static final Duration STDIN_RELEASE_BOUND = Duration.ofSeconds(10);
+    /** After a stream's EOF, how long a FIFO reader may take nothing before the copier stops waiting for it. */
+    static final Duration READER_STALL = Duration.ofMillis(500);
+    /** After a stream's EOF, the longest the copier waits for a FIFO reader that keeps taking. */
+    private static final Duration READER_BOUND = Duration.ofSeconds(10);
+    private static final Duration READER_POLL = Duration.ofMillis(5);
     private static final int S_IFMT = 0170000;
     private static final int S_IFIFO = 0010000;
 
@@ -165,7 +172,7 @@ public final class ProcessIo implements AutoCloseable {
 
     private static WritableByteChannel openSink(Path p) throws IOException, StatusException {
         if (Files.exists(p) && isFifo(p)) {
-            return FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            return FifoSink.open(p);
         }
         if (!Files.exists(p) && !Files.isDirectory(p.getParent() == null ? Path.of("/") : p.getParent())) {
             throw Code.NOT_FOUND.toException("stdio: %s does not exist", p);
@@ -284,6 +291,9 @@ public final class ProcessIo implements AutoCloseable {
                     break;
                 }
             }
+            if (sink instanceof FifoSink fifo) {
+                awaitReader(fifo, stream);
+            }
         } catch (StatusException e) {
             if (!closed.get()) {
                 log.warn("{}: {} stopped: {}", name, stream, e.getMessage());
@@ -300,6 +310,38 @@ public final class ProcessIo implements AutoCloseable {
             if (outputDone().isDone()) {
                 // both streams ended: a file shared by stdout and stderr can be closed now
                 handles.forEach(ProcessIo::closeQuietly);
+            }
+        }
+    }
+
+    /**
+     * Waits until the FIFO's reader has taken everything written, for as long as it keeps taking. containerd 1.6
+     * closes its end of the FIFOs as soon as it handles the exit (its {@code task.Delete} closes the IO before
+     * waiting for it): whatever is still in the pipe then is lost, the tail of a CRI log among it. With no reader
+     * (a detached {@code ctr run} that exited) nothing moves, and the exit is held back only {@link #READER_STALL}.
+     */
+    private void awaitReader(FifoSink fifo, Stream stream) throws IOException {
+        long start = System.nanoTime();
+        long lastProgress = start;
+        int last = Integer.MAX_VALUE;
+        while (!closed.get()) {
+            int unread = fifo.unread();
+            long now = System.nanoTime();
+            if (unread == 0) {
+                return;
+            }
+            if (unread < last) {
+                last = unread;
+                lastProgress = now;
+            } else if (now - lastProgress > READER_STALL.toNanos() || now - start > READER_BOUND.toNanos()) {
+                log.debug("{}: {} bytes of {} left unread in {}", name, unread, stream, fifo.path);
+                return;
+            }
+            try {
+                Thread.sleep(READER_POLL);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
@@ -423,6 +465,62 @@ public final class ProcessIo implements AutoCloseable {
             c.close();
         } catch (Exception ignored) {
             // closing
+        }
+    }
+
+    /**
+     * A FIFO, opened read-write, through a descriptor kept to ask how much of what was written is still unread
+     * and a channel reopened from it (the same pipe, even if the name is replaced meanwhile).
+     */
+    private static final class FifoSink implements WritableByteChannel {
+        private final Path path;
+        private final FileChannel channel;
+        private final Object lock = new Object();
+        // guarded by lock: -1 once closed, so that a number the kernel reuses is never queried
+        private int fd;
+
+        private FifoSink(Path path, FileChannel channel, int fd) {
+            this.path = path;
+            this.channel = channel;
+            this.fd = fd;
+        }
+
+        static FifoSink open(Path p) throws IOException {
+            int fd = Linux.openReadWrite(p.toString());
+            try {
+                FileChannel ch = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ,
+                        StandardOpenOption.WRITE);
+                return new FifoSink(p, ch, fd);
+            } catch (IOException | RuntimeException e) {
+                Linux.close(fd);
+                throw e;
+            }
+        }
+
+        /** Bytes written and not yet read; 0 once closed. */
+        int unread() throws IOException {
+            synchronized (lock) {
+                return fd < 0 ? 0 : Linux.unreadBytes(fd);
+            }
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            return channel.write(src);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return channel.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            synchronized (lock) {
+                Linux.close(fd);
+                fd = -1;
+            }
+            channel.close();
         }
     }
 

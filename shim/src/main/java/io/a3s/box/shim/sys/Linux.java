@@ -137,6 +137,7 @@ public final class Linux {
     private static final int O_RDWR = 2;
     private static final int CLONE_NEWNET = 0x40000000;
     private static final long TUNSETIFF = 0x400454caL;
+    private static final long FIONREAD = 0x541bL;
     private static final short IFF_TAP = 0x0002;
     private static final short IFF_NO_PI = 0x1000;
     private static final int AF_UNIX = 1;
@@ -172,13 +173,41 @@ public final class Linux {
      * any mode, after its name was removed. Close it with {@link #close}.
      */
     public static int openPath(String path) throws ErrnoException {
+        return open(path, O_PATH | O_CLOEXEC);
+    }
+
+    /**
+     * {@code open(path, O_RDWR | O_CLOEXEC)}. On a FIFO this never waits for the other end, and the pipe stays
+     * open (writes never fail with EPIPE) whoever else comes and goes.
+     */
+    public static int openReadWrite(String path) throws ErrnoException {
+        return open(path, O_RDWR | O_CLOEXEC);
+    }
+
+    private static int open(String path, int flags) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int r = (int) OPEN.invokeExact(state, arena.allocateFrom(path), O_PATH | O_CLOEXEC, 0);
+            int r = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags, 0);
             if (r < 0) {
                 throw error(state, "open `" + path + "`");
             }
             return r;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code ioctl(fd, FIONREAD)}: on a pipe or FIFO, the bytes written and not read yet. */
+    public static int unreadBytes(int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment n = arena.allocate(ValueLayout.JAVA_INT);
+            if ((int) IOCTL_PTR.invokeExact(state, fd, FIONREAD, n) < 0) {
+                throw error(state, "FIONREAD on fd " + fd);
+            }
+            return n.get(ValueLayout.JAVA_INT, 0);
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

@@ -55,7 +55,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Ordering guarantees, each with a test in {@code ContainerTest}:
  * <ol>
  *   <li>An exit is published (and {@code Wait} returns) only after that process's stdout and stderr have
- *       been copied to the host and closed, or {@link #IO_DRAIN_BOUND} passed: no truncated output.</li>
+ *       been copied to the host, taken from the FIFOs by their reader, and closed, or {@link #IO_DRAIN_BOUND}
+ *       passed: no truncated output, even for containerd 1.6, which closes its end of the FIFOs as soon as it
+ *       handles the exit.</li>
  *   <li>The init process's TaskExit is the last exit of the task: it waits for the exits of the execs that
  *       were running (bounded by {@link #EXEC_EXIT_BOUND}), and so does its {@code Wait}, so that the Delete
  *       containerd sends when Wait returns does not find an exec still running.</li>

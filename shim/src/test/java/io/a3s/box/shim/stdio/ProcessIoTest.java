@@ -101,6 +101,85 @@ class ProcessIoTest {
         }
     }
 
+    /** A guest whose process wrote {@code bytes} and exited. */
+    static final class Wrote implements GuestStreams {
+        private final byte[] data;
+        private boolean sent;
+
+        Wrote(int bytes) {
+            data = new byte[bytes];
+        }
+
+        @Override
+        public synchronized ReadOutputResponse read(Stream stream, int maxBytes) {
+            if (sent) {
+                return ReadOutputResponse.newBuilder().setEof(true).build();
+            }
+            sent = true;
+            return ReadOutputResponse.newBuilder().setData(ByteString.copyFrom(data)).build();
+        }
+
+        @Override
+        public void write(byte[] data) {
+        }
+
+        @Override
+        public void closeStdin() {
+        }
+    }
+
+    @Test
+    void outputIsDoneOnlyOnceTheFifoReaderTookItAll() throws Exception {
+        // containerd 1.6 closes its end of the FIFO as soon as it hears of the exit: what it has not read by then
+        // is lost (the tail of a CRI log). So the output, and with it the exit, waits for a reader that reads.
+        int bytes = 48 * 1024; // fits in the pipe: the copier has written it all long before the reader reads
+        Path out = mkfifo(dir.resolve("out"));
+        ProcessIo io = ProcessIo.open("task slow-reader", new StdioPaths("", out.toString(), "", false),
+                new Wrote(bytes));
+        try (FileInputStream reader = new FileInputStream(out.toFile())) {
+            long[] doneAt = {0};
+            io.outputDone().thenRun(() -> doneAt[0] = System.nanoTime());
+            io.start();
+            Thread.sleep(200); // the reader is late, but well within the stall bound
+            byte[] buf = new byte[4096];
+            int total = 0;
+            long lastDataReadStarted = 0;
+            while (true) {
+                long started = System.nanoTime();
+                int n = reader.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                total += n;
+                lastDataReadStarted = started;
+                Thread.sleep(20); // a slow reader, still making progress
+            }
+            assertEquals(bytes, total);
+            io.outputDone().get(5, TimeUnit.SECONDS);
+            assertTrue(doneAt[0] >= lastDataReadStarted,
+                    "the output was done " + (lastDataReadStarted - doneAt[0]) / 1_000_000
+                            + " ms before the reader asked for its last bytes");
+        } finally {
+            io.close();
+        }
+    }
+
+    @Test
+    void withoutAReaderTheOutputIsDoneAfterAShortStall() throws Exception {
+        // ctr run -d: once ctr exits nobody reads the FIFO, and the exit must not wait for anyone
+        Path out = mkfifo(dir.resolve("out"));
+        ProcessIo io = ProcessIo.open("task no-reader", new StdioPaths("", out.toString(), "", false),
+                new Wrote(1024));
+        try {
+            long t0 = System.nanoTime();
+            io.start();
+            io.outputDone().get(ProcessIo.READER_STALL.toMillis() + 2000, TimeUnit.MILLISECONDS);
+            assertTrue(System.nanoTime() - t0 < ProcessIo.READER_STALL.toNanos() + 2_000_000_000L);
+        } finally {
+            io.close();
+        }
+    }
+
     static Path mkfifo(Path path) throws Exception {
         assertEquals(0, new ProcessBuilder("mkfifo", path.toString()).inheritIO().start().waitFor());
         return path;
