@@ -320,6 +320,7 @@ public final class ProcessIo implements AutoCloseable {
      * waiting for it): whatever is still in the pipe then is lost, the tail of a CRI log among it. With no reader
      * (a detached {@code ctr run} that exited) nothing moves, and the exit is held back only {@link #READER_STALL}.
      */
+    // Polled: a pipe wakes a writer when there is room (POLLOUT), never when it is empty.
     private void awaitReader(FifoSink fifo, Stream stream) throws IOException {
         long start = System.nanoTime();
         long lastProgress = start;

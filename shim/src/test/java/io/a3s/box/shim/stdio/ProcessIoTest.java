@@ -137,8 +137,8 @@ class ProcessIoTest {
         ProcessIo io = ProcessIo.open("task slow-reader", new StdioPaths("", out.toString(), "", false),
                 new Wrote(bytes));
         try (FileInputStream reader = new FileInputStream(out.toFile())) {
-            long[] doneAt = {0};
-            io.outputDone().thenRun(() -> doneAt[0] = System.nanoTime());
+            // a dependent future, not a field: get() on outputDone may return before its dependents have run
+            CompletableFuture<Long> doneAt = io.outputDone().thenApply(v -> System.nanoTime());
             io.start();
             Thread.sleep(200); // the reader is late, but well within the stall bound
             byte[] buf = new byte[4096];
@@ -155,9 +155,9 @@ class ProcessIoTest {
                 Thread.sleep(20); // a slow reader, still making progress
             }
             assertEquals(bytes, total);
-            io.outputDone().get(5, TimeUnit.SECONDS);
-            assertTrue(doneAt[0] >= lastDataReadStarted,
-                    "the output was done " + (lastDataReadStarted - doneAt[0]) / 1_000_000
+            long done = doneAt.get(5, TimeUnit.SECONDS);
+            assertTrue(done >= lastDataReadStarted,
+                    "the output was done " + (lastDataReadStarted - done) / 1_000_000
                             + " ms before the reader asked for its last bytes");
         } finally {
             io.close();
