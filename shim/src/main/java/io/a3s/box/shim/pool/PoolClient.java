@@ -114,8 +114,11 @@ public final class PoolClient implements VmProvider, AutoCloseable {
         VmInstance vm = lease.vm();
         vm.detach();
         try {
+            // Never starts a pool daemon: with none, there is nobody to hand the VM back to, and a daemon
+            // started now (on a shim daemon's way down, maybe while the old pool daemon still holds its lock)
+            // would only delay the teardown that follows.
             call("Release", ReleaseRequest.newBuilder().setVmId(vm.id()).build(), ReleaseResponse.parser(),
-                    SHORT_CALL, true);
+                    SHORT_CALL, true, false);
         } catch (StatusException e) {
             log.warn("pool: release of vm {}: {}; tearing it down here", vm.id(), e.getMessage());
             vm.close();
@@ -125,7 +128,7 @@ public final class PoolClient implements VmProvider, AutoCloseable {
     private void releaseQuietly(String vmId) {
         try {
             call("Release", ReleaseRequest.newBuilder().setVmId(vmId).build(), ReleaseResponse.parser(), SHORT_CALL,
-                    true);
+                    true, false);
         } catch (StatusException e) {
             log.warn("pool: release of vm {}: {}", vmId, e.getMessage());
         }

@@ -11,6 +11,7 @@ import io.a3s.box.ttrpc.TtrpcClient;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -41,14 +42,20 @@ public final class PoolStarter {
     private final Layout layout;
     private final Supplier<List<String>> command;
     private final Map<String, String> env;
+    private final Duration readyTimeout;
 
     /**
      * @param command the daemon's full command line (computed when first needed)
      * @param env     added to the daemon's environment ({@code A3S_BOX_STATE} is always set to the tree's root)
      */
     public PoolStarter(Layout layout, Supplier<List<String>> command, Map<String, String> env) {
+        this(layout, command, env, READY_TIMEOUT);
+    }
+
+    PoolStarter(Layout layout, Supplier<List<String>> command, Map<String, String> env, Duration readyTimeout) {
         this.layout = layout;
         this.command = command;
+        this.readyTimeout = readyTimeout;
         Map<String, String> e = new HashMap<>(env);
         e.put(Layout.ROOT_ENV, layout.root().toString());
         this.env = Map.copyOf(e);
@@ -79,18 +86,35 @@ public final class PoolStarter {
             if (live.isPresent()) {
                 return live.get(); // another client started it while we waited for the lock
             }
-            Process p;
-            try {
-                p = Detached.spawn(command.get(), layout.poolLog(), env);
-            } catch (IOException | RuntimeException e) {
-                throw new IOException("cannot start the pool daemon: " + e.getMessage(), e);
+            return awaitReady(spawn());
+        }
+    }
+
+    private Process spawn() throws IOException {
+        try {
+            return Detached.spawn(command.get(), layout.poolLog(), env);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("cannot start the pool daemon: " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether no process holds the tree's pool lock (the one a serving or stopping daemon holds). */
+    private boolean poolLockFree() throws IOException {
+        try (FileChannel ch = FileChannel.open(layout.poolLockFile(), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE)) {
+            FileLock l = ch.tryLock();
+            if (l == null) {
+                return false;
             }
-            return awaitReady(p);
+            l.release();
+            return true;
+        } catch (OverlappingFileLockException e) {
+            return false; // this very process runs the daemon
         }
     }
 
     private TtrpcClient awaitReady(Process p) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
         while (true) {
             Optional<TtrpcClient> c = tryConnect(layout.poolSocket(), true);
             if (c.isPresent()) {
@@ -100,9 +124,14 @@ public final class PoolStarter {
                 throw new IOException("the pool daemon exited with status " + p.exitValue() + " before it answered"
                         + Detached.logHint(layout.poolLog()));
             }
+            if (!p.isAlive() && poolLockFree()) {
+                // Status 0 without an answer: another daemon held the tree's lock without serving, i.e. it was
+                // stopping. It has let go of the lock now: start ours again.
+                p = spawn();
+            }
             if (System.nanoTime() - deadline >= 0) {
                 throw new IOException("the pool daemon did not answer on " + layout.poolSocket() + " within "
-                        + READY_TIMEOUT.toSeconds() + " s" + Detached.logHint(layout.poolLog()));
+                        + readyTimeout.toSeconds() + " s" + Detached.logHint(layout.poolLog()));
             }
             Thread.sleep(10);
         }

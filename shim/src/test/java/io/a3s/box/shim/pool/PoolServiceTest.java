@@ -138,6 +138,64 @@ class PoolServiceTest {
         eventually(() -> key(SMALL).getLeased() == 0 && total() == 1, () -> "its slot freed: " + client.status());
     }
 
+    /** A starter whose "daemon" only counts its starts (and exits 0, as a daemon that finds the lock taken). */
+    PoolStarter countingStarter(Path count, Duration readyTimeout) {
+        return new PoolStarter(layout, () -> List.of("sh", "-c", "echo x >> " + count), Map.of(), readyTimeout);
+    }
+
+    static long lines(Path p) {
+        try {
+            return Files.exists(p) ? Files.readAllLines(p).size() : 0;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aReleaseWithNoPoolDaemonTearsTheVmDownAtOnceAndStartsNone() throws Exception {
+        Path starts = root.resolve("starts");
+        client.close();
+        client = new PoolClient(layout, backend, countingStarter(starts, Duration.ofSeconds(60)),
+                Duration.ofSeconds(20));
+        start(Map.of(SMALL, 0), 4, Duration.ofMinutes(5));
+        Lease lease = client.lease(SMALL, "test");
+        FakeVmBackend.FakeVm vm = backend.find(lease.vm().stateDir()).orElseThrow();
+        daemon.stop(); // leaves its leased VMs with their holders
+        daemon = null;
+
+        long t0 = System.nanoTime();
+        client.release(lease);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(vm.closed, "torn down by its holder");
+        assertTrue(ms < 5_000, "released in " + ms + " ms");
+        assertEquals(0, lines(starts), "no pool daemon started to take back a VM");
+    }
+
+    @Test
+    void aDaemonThatFindsTheLockTakenIsStartedAgainOnceTheLockIsFree() throws Exception {
+        Path starts = root.resolve("starts");
+        Thread.ofVirtual().start(() -> {
+            // Once the starter has started a second time, a daemon serves. Its start can find the lock taken for
+            // an instant (the starter's own look at it), as a real daemon can: it is tried again.
+            try {
+                eventually(() -> lines(starts) >= 2, "a second start");
+                while (daemon == null) {
+                    try {
+                        start(Map.of(SMALL, 0), 4, Duration.ofMinutes(5));
+                    } catch (PoolDaemon.AlreadyRunningException e) {
+                        Thread.sleep(5);
+                    }
+                }
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        try (TtrpcClient c = countingStarter(starts, Duration.ofSeconds(20)).connect()) {
+            assertFalse(c.isClosed());
+        }
+        assertTrue(lines(starts) >= 2, "started again after the first exited 0 without answering");
+    }
+
     @Test
     void aMissBootsOnTheRequestPathAndTheStatusSaysSo() throws Exception {
         start(Map.of(SMALL, 1), 4, Duration.ofMinutes(5));
