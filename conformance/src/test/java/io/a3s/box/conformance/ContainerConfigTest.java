@@ -34,6 +34,24 @@ class ContainerConfigTest extends ConformanceTest {
     }
 
     @Test
+    void theRuntimeConfigPathSizesTheTasksVm() throws Exception {
+        // ctr --runtime-config-path sends runtimeoptions.v1.Options{config_path}: its [vm] is the task's VM (a pool
+        // miss here, so a cold boot), over the daemon's configuration (256 MiB VMs)
+        Path config = host.resolve("big.toml");
+        Files.writeString(config, "[vm]\nmemory_mib = 384\n");
+        PrivateContainerd.Result r = h.run(List.of("--runtime-config-path", config.toString()), "vm-384",
+                "sh", "-c", "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo");
+        assertEquals(0, r.exitCode(), r.stderr());
+        long kib = Long.parseLong(r.stdout().trim());
+        assertTrue(kib > 300 * 1024 && kib <= 384 * 1024, "MemTotal " + kib + " kB in a 384 MiB VM");
+
+        Files.writeString(config, "[vm]\nvcpus = 0\n");
+        r = h.run(List.of("--runtime-config-path", config.toString()), "vm-bad", "true");
+        assertTrue(r.exitCode() != 0, "a bad value is refused");
+        assertTrue(r.stderr().contains(config + ": vm.vcpus: 0 is out of range 1..64"), r.stderr());
+    }
+
+    @Test
     void aReadOnlyBindMountShowsTheHostFileAndRefusesWrites() throws Exception {
         Files.writeString(host.resolve("f"), "from the host\n");
         PrivateContainerd.Result r = h.run(List.of("--mount", "type=bind,src=" + host + ",dst=/data,options=rbind:ro"),

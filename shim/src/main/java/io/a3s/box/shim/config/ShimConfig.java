@@ -269,13 +269,14 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
 
     /**
      * The configuration of one task: the global configuration overlaid with containerd's runtime options
-     * ({@code CreateTaskRequest.options}, or what {@code start} got on stdin). For the daemon to call per task.
+     * ({@code CreateTaskRequest.options}, or what {@code start} got on stdin); {@link TaskOptions} is what the
+     * daemon calls per task.
      * <ul>
      *   <li>null or empty {@code Any}: the global configuration;</li>
      *   <li>{@code runtimeoptions.v1.Options} (type URL with or without {@code type.googleapis.com/}):
      *       {@code config_path} names a TOML file (it must exist); otherwise {@code config_body} (containerd
      *       1.7+) is the TOML text; both empty: the global configuration;</li>
-     *   <li>any other type (e.g. runc's options): refused.</li>
+     *   <li>any other type: refused.</li>
      * </ul>
      *
      * @throws StatusException INVALID_ARGUMENT naming the source, the key and what is allowed
@@ -286,14 +287,25 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
 
     /** {@link #fromOptions(Any)} with an explicit environment (for {@code $A3S_BOX_CONFIG}). */
     public static ShimConfig fromOptions(Any options, Map<String, String> env) throws StatusException {
+        ShimConfig global;
         try {
-            ShimConfig global = loadGlobal(env);
+            global = loadGlobal(env);
+        } catch (ConfigException e) {
+            throw Code.INVALID_ARGUMENT.toException("config: %s", e.getMessage());
+        }
+        return global.withRuntimeOptions(options);
+    }
+
+    /** This (global) configuration overlaid with a task's {@code runtimeoptions.v1.Options}; see {@link #fromOptions}. */
+    public ShimConfig withRuntimeOptions(Any options) throws StatusException {
+        try {
             if (options == null || (options.getTypeUrl().isEmpty() && options.getValue().isEmpty())) {
-                return global;
+                return this;
             }
             if (!Anys.is(options, RUNTIME_OPTIONS_TYPE)) {
                 throw Code.INVALID_ARGUMENT.toException("runtime options: expected %s, got %s (configure the "
-                        + "a3s-box runtime with ConfigPath or a config body, not with another runtime's options)",
+                        + "a3s-box runtime with ConfigPath or a config body; of runc's options only shim_cgroup "
+                        + "applies)",
                         RUNTIME_OPTIONS_TYPE, options.getTypeUrl().isEmpty() ? "an empty type URL" : options.getTypeUrl());
             }
             Options o;
@@ -310,14 +322,14 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
                     throw Code.INVALID_ARGUMENT.toException("runtime options: config_path %s must be absolute",
                             o.getConfigPath());
                 }
-                merged = global.overlay(p);
+                merged = overlay(p);
             } else if (!o.getConfigBody().isEmpty()) {
-                merged = global.overlay(o.getConfigBody().toStringUtf8(), "runtime options config_body", true);
+                merged = overlay(o.getConfigBody().toStringUtf8(), "runtime options config_body", true);
             } else {
-                return global;
+                return this;
             }
             // Only [vm] is per task: the pool and the daemon serve every task.
-            return new ShimConfig(merged.vm(), global.pool(), global.shim());
+            return new ShimConfig(merged.vm(), pool(), shim());
         } catch (ConfigException e) {
             throw Code.INVALID_ARGUMENT.toException("config: %s", e.getMessage());
         }

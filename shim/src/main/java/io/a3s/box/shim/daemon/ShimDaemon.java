@@ -88,7 +88,7 @@ public final class ShimDaemon {
         EventPublisher events = new EventPublisher(EventPublisher.parseAddress(config.ttrpcAddress())).start();
         OciSpecConverter specs = new OciSpecConverter();
         TaskService tasks = new TaskService(
-                new VmTaskFactory(config.layout(), pool, vm, specs, events, Clock.systemUTC()), specs, events);
+                new VmTaskFactory(config.layout(), pool, settings, specs, events, Clock.systemUTC()), specs, events);
         ServiceDefinition v2 = tasks.definition(TaskService.V2);
         TtrpcServer server = TtrpcServer.builder().socket(socket).requireSameUser(true)
                 .addService(v2)

@@ -6,12 +6,15 @@ import io.a3s.box.guest.v1.ContainerRequest;
 import io.a3s.box.guest.v1.ContainerSpec;
 import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.shim.Layout;
+import io.a3s.box.shim.config.ShimConfig;
+import io.a3s.box.shim.config.TaskOptions;
 import io.a3s.box.shim.events.EventBus;
 import io.a3s.box.shim.net.PodNetwork;
 import io.a3s.box.shim.net.PortForward;
 import io.a3s.box.shim.pool.Lease;
 import io.a3s.box.shim.pool.VmProvider;
 import io.a3s.box.shim.stdio.StdioPaths;
+import io.a3s.box.shim.sys.HostCgroups;
 import io.a3s.box.shim.task.Container;
 import io.a3s.box.shim.task.TaskFactory;
 import io.a3s.box.shim.vm.VmConfig;
@@ -54,17 +57,17 @@ final class VmTaskFactory implements TaskFactory {
 
     private final Layout layout;
     private final VmProvider vms;
-    private final VmConfig defaultVm;
+    private final ShimConfig settings;
     private final OciSpecConverter specs;
     private final EventBus events;
     private final Clock clock;
     private final Pods pods = new Pods();
 
-    VmTaskFactory(Layout layout, VmProvider vms, VmConfig defaultVm, OciSpecConverter specs, EventBus events,
+    VmTaskFactory(Layout layout, VmProvider vms, ShimConfig settings, OciSpecConverter specs, EventBus events,
                   Clock clock) {
         this.layout = layout;
         this.vms = vms;
-        this.defaultVm = defaultVm;
+        this.settings = settings;
         this.specs = specs;
         this.events = events;
         this.clock = clock;
@@ -75,6 +78,12 @@ final class VmTaskFactory implements TaskFactory {
         String id = req.getId();
         long t0 = System.nanoTime();
         Path bundle = Path.of(req.getBundle());
+        TaskOptions options;
+        try {
+            options = TaskOptions.of(req.hasOptions() ? req.getOptions() : null, settings);
+        } catch (StatusException e) {
+            throw e.status().withContext("create task " + id).asException();
+        }
         GuestContainerSpec spec = loadSpec(id, bundle);
         long tSpec = System.nanoTime();
         Path rootfs = bundle.resolve("rootfs");
@@ -90,7 +99,8 @@ final class VmTaskFactory implements TaskFactory {
         ContainerHooks hooks = ContainerHooks.NONE;
         // A pod's container runs in the VM of the pod's sandbox; anything else leases one. The lease (a round trip
         // to the pool and the attach) overlaps with the rootfs mount: neither needs the other.
-        PendingLease pending = joinsPod ? null : PendingLease.start(vms, vmFor(spec), "task " + namespace + "/" + id);
+        PendingLease pending = joinsPod ? null : PendingLease.start(vms, vmFor(spec, options.config().vm().toVmConfig()),
+                "task " + namespace + "/" + id);
         try {
             if (joinsPod) {
                 shared = pods.join(pod.sandboxId(), id);
@@ -108,6 +118,9 @@ final class VmTaskFactory implements TaskFactory {
             Lease lease = shared.lease();
             long tLease = System.nanoTime();
             VmInstance vm = lease.vm();
+            if (!joinsPod && options.shimCgroup().isPresent()) {
+                joinShimCgroup(id, vm, options.shimCgroup().get());
+            }
             if (!joinsPod && spec.network().mode() == VmNetwork.Mode.POD_NETNS) {
                 PodNetwork.wire(vm, spec.network().netnsPath(), GUEST_CREATE_DEADLINE);
                 shared.wiredTo(spec.network().netnsPath());
@@ -206,6 +219,19 @@ final class VmTaskFactory implements TaskFactory {
     }
 
     /**
+     * The task's {@code shim_cgroup} (runc's options): runc's shim moves itself there, so that what it uses is
+     * counted there; what a3s-box uses for the task on the host is its VM, so the VM's process goes there.
+     */
+    private static void joinShimCgroup(String id, VmInstance vm, String cgroup) throws StatusException {
+        try {
+            HostCgroups.join(vm.pid(), cgroup);
+            log.info("task {}: vm {} (pid {}) moved into shim_cgroup {}", id, vm.id(), vm.pid(), cgroup);
+        } catch (IOException e) {
+            throw Code.INVALID_ARGUMENT.toException("shim_cgroup: %s", e.getMessage());
+        }
+    }
+
+    /**
      * The network namespace the hooks' holder sits in: the one the container's network is in on the host side. A
      * config asking for a new one gets a new one, which the VM is wired to after the hooks ran.
      */
@@ -258,7 +284,7 @@ final class VmTaskFactory implements TaskFactory {
 
     /** A pod's VM is sized by its sandbox: a container asking for more gets its cgroup limits, not a bigger VM. */
     private void warnIfBigger(String id, GuestContainerSpec spec, SharedVm shared) {
-        VmConfig wanted = vmFor(spec);
+        VmConfig wanted = vmFor(spec, settings.vm().toVmConfig());
         VmConfig has = shared.lease().vm().config();
         if (wanted.vcpus() > has.vcpus() || wanted.memoryMiB() > has.memoryMiB()) {
             log.warn("task {}: asks for a vm of {} vCPUs and {} MiB; pod {}'s vm has {} and {} MiB", id,
@@ -342,7 +368,7 @@ final class VmTaskFactory implements TaskFactory {
      * The pool key: the configured VM, grown when the spec needs more. Never smaller than the default, so
      * that small containers all share one key and find IDLE VMs.
      */
-    private VmConfig vmFor(GuestContainerSpec spec) {
+    private static VmConfig vmFor(GuestContainerSpec spec, VmConfig defaultVm) {
         int vcpus = defaultVm.vcpus();
         int mib = defaultVm.memoryMiB();
         if (spec.vm() != null) {

@@ -72,6 +72,28 @@ public final class Mounts {
         return done;
     }
 
+    /** The mount points of the cgroup hierarchies (v1 {@code cgroup} and v2 {@code cgroup2}) of this namespace. */
+    public static List<Path> cgroupHierarchies() throws IOException {
+        return cgroupHierarchies(Files.readAllLines(MOUNTINFO));
+    }
+
+    static List<Path> cgroupHierarchies(List<String> mountinfo) {
+        List<Path> found = new ArrayList<>();
+        for (String line : mountinfo) {
+            // the filesystem type is the first field after the " - " that ends the optional fields
+            int dash = line.indexOf(" - ");
+            String[] f = line.split(" ", 6);
+            if (dash < 0 || f.length < 5) {
+                continue;
+            }
+            String fstype = line.substring(dash + 3).split(" ", 2)[0];
+            if (fstype.equals("cgroup") || fstype.equals("cgroup2")) {
+                found.add(Path.of(unescape(f[4])));
+            }
+        }
+        return found;
+    }
+
     /** Decodes mountinfo's octal escapes ({@code \040} for space, {@code \011}, {@code \012}, {@code \134}). */
     static String unescape(String s) {
         if (s.indexOf('\\') < 0) {

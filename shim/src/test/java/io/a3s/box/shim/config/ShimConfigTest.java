@@ -266,6 +266,43 @@ class ShimConfigTest {
     }
 
     @Test
+    void taskOptionsTakeShimCgroupFromEitherOfRuncsOptionsAndTheVmFromRuntimeOptions() throws Exception {
+        ShimConfig global = ShimConfig.loadGlobal(globalWith("[vm]\nvcpus = 3\n"));
+
+        TaskOptions none = TaskOptions.of(null, global);
+        assertEquals(global, none.config());
+        assertTrue(none.shimCgroup().isEmpty());
+
+        TaskOptions v2 = TaskOptions.of(Any.newBuilder().setTypeUrl("containerd.runc.v1.Options").setValue(
+                io.a3s.box.containerd.runc.Options.newBuilder().setShimCgroup("/containerd/shim")
+                        .setBinaryName("no-runc").build().toByteString()).build(), global);
+        assertEquals(java.util.Optional.of("/containerd/shim"), v2.shimCgroup());
+        assertEquals(global, v2.config(), "runc's other options do not touch the VM");
+
+        TaskOptions v1 = TaskOptions.of(Any.newBuilder().setTypeUrl("type.googleapis.com/containerd.linux.runc.CreateOptions")
+                .setValue(io.a3s.box.containerd.runc.linux.CreateOptions.newBuilder().setShimCgroup("/k/shim")
+                        .build().toByteString()).build(), global);
+        assertEquals(java.util.Optional.of("/k/shim"), v1.shimCgroup());
+
+        assertTrue(TaskOptions.of(Any.newBuilder().setTypeUrl("containerd.runc.v1.Options").build(), global)
+                .shimCgroup().isEmpty());
+
+        TaskOptions runtime = TaskOptions.of(options(Options.newBuilder().setConfigBody(
+                ByteString.copyFromUtf8("[vm]\nmemory_mib = 384\n")).build(), "runtimeoptions.v1.Options"), global);
+        assertEquals(384, runtime.config().vm().memoryMib());
+        assertEquals(3, runtime.config().vm().vcpus(), "the rest of [vm] from the daemon's configuration");
+
+        StatusException e = assertThrows(StatusException.class, () -> TaskOptions.of(Any.newBuilder()
+                .setTypeUrl("io.containerd.runsc.v1.options").build(), global));
+        assertEquals(Code.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("got io.containerd.runsc.v1.options"), e.getMessage());
+        e = assertThrows(StatusException.class, () -> TaskOptions.of(Any.newBuilder()
+                .setTypeUrl("containerd.runc.v1.Options").setValue(ByteString.copyFrom(new byte[]{(byte) 0xff}))
+                .build(), global));
+        assertTrue(e.getMessage().contains("cannot decode containerd.runc.v1.Options"), e.getMessage());
+    }
+
+    @Test
     void badOptionsAreInvalidArgument() throws Exception {
         Map<String, String> env = globalWith("");
         StatusException e = assertThrows(StatusException.class, () -> ShimConfig.fromOptions(options(
