@@ -7,6 +7,7 @@
 # NAME is the image reference stored in the tarball (io.containerd.image.name); import it with
 # `ctr images import OUT.tar`. USER sets the image config's User (default, or empty: root). CMD sets its Cmd,
 # as a JSON array (default: ["sh"]); e.g. '["sleep","2147483647"]' makes a pod's pause image.
+# BUSYBOX_ETC=DIR takes the image's /etc/passwd and /etc/group from DIR instead of the defaults below.
 set -euo pipefail
 out=${1:?usage: busybox-image.sh OUT.tar NAME [USER [CMD]]}
 name=${2:?usage: busybox-image.sh OUT.tar NAME [USER [CMD]]}
@@ -17,7 +18,9 @@ cmd=${4:-'["sh"]'}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 rootfs="$dir/rootfs" layout="$dir/layout"
-mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/root" "$rootfs/home/app" "$layout/blobs/sha256"
+# the mount points of every container (as most images have them), so that a read-only rootfs needs no mkdir
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/root" "$rootfs/home/app" "$rootfs/dev" "$rootfs/proc" "$rootfs/run" \
+  "$rootfs/sys" "$layout/blobs/sha256"
 chmod 1777 "$rootfs/tmp"
 cp /bin/busybox "$rootfs/bin/busybox"
 for applet in $(/bin/busybox --list); do
@@ -26,6 +29,9 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
   >"$rootfs/etc/passwd"
 printf 'root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+if [ -n "${BUSYBOX_ETC:-}" ]; then
+  cp "$BUSYBOX_ETC/passwd" "$BUSYBOX_ETC/group" "$rootfs/etc/"
+fi
 
 tar -C "$rootfs" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$dir/layer.tar" .
 blob() { # blob FILE -> "digest size", FILE stored as a blob
