@@ -140,6 +140,25 @@ class CriPodTest {
             }
         }
 
+        @Test
+        void aHandlersConfigPathSizesItsPodsVm() throws Exception {
+            // [...runtimes.a3s-384.options] ConfigPath: CRI sends runtimeoptions.v1.Options with the pod's tasks
+            PodSandboxConfig pod = h.pod("big", "big-host");
+            String podId;
+            try {
+                podId = h.cri.runPodSandbox(pod, PrivateCri.A3S_384);
+            } catch (RuntimeException e) {
+                throw new AssertionError("RunPodSandbox (" + PrivateCri.A3S_384 + "): " + e + diagnostics(), e);
+            }
+            String id = runContainer(podId, pod, "meminfo", "sleep", "1000");
+            ExecSyncResponse r = h.cri.execSync(id, List.of("sed", "-n", "s/^MemTotal: *\\([0-9]*\\) kB/\\1/p",
+                    "/proc/meminfo"), 60);
+            assertEquals(0, r.getExitCode(), r.getStderr().toString(StandardCharsets.UTF_8));
+            long kib = Long.parseLong(r.getStdout().toString(StandardCharsets.UTF_8).trim());
+            assertTrue(kib > 300 * 1024 && kib <= 384 * 1024, "MemTotal " + kib + " kB in a 384 MiB VM");
+            assertEquals(vmOf(podId), vmOf(id), "the container is in its pod's VM");
+        }
+
         /** The VM state directory of task {@code id}, from the shim's task file. */
         private Path vmOf(String id) throws Exception {
             Path file = h.state.resolve("tasks").resolve(PrivateCri.NS).resolve(id + ".json");

@@ -36,9 +36,10 @@ import java.util.stream.Stream;
  * pods' network namespaces and /dev/shm mounts), runc's state root, the CNI configuration and plugins, the
  * shim's state tree and the pods' logs, all under two directories in /run/a3s-test.
  *
- * <p>Two runtime handlers: {@value #RUNC} ({@code io.containerd.runc.v2}, to prove the harness) and
+ * <p>Runtime handlers: {@value #RUNC} ({@code io.containerd.runc.v2}, to prove the harness),
  * {@value #A3S} ({@code io.a3s.box}, found as ShimHarness finds it: the checkout's bin/ on containerd's PATH,
- * with {@code A3S_BOX_STATE} and {@code A3S_BOX_CONFIG} in its environment).
+ * with {@code A3S_BOX_STATE} and {@code A3S_BOX_CONFIG} in its environment), and {@value #A3S_384}, the same
+ * runtime with a CRI {@code options} table whose {@code ConfigPath} gives its pods' VMs 384 MiB.
  *
  * <p>Network: a pod that is not on the host's network gets a network namespace of its own with only the CNI
  * {@code loopback} plugin run in it (the only plugin in the private CNI bin directory): no bridge, no veth, no
@@ -60,6 +61,8 @@ final class PrivateCri implements AutoCloseable {
     static final String PAUSE_IMAGE = "localhost/a3s/pause:latest";
     static final String RUNC = "runc";
     static final String A3S = "a3s";
+    /** io.a3s.box again, with CRI runtime options: a ConfigPath whose [vm] gives the pods' VMs 384 MiB. */
+    static final String A3S_384 = "a3s-384";
     /** The pause image's Cmd: 2^31-1 seconds, the most busybox sleep takes. */
     static final String PAUSE_CMD = "[\"sleep\",\"2147483647\"]";
     static final Path CNI_PLUGINS = Path.of("/usr/lib/cni");
@@ -132,6 +135,7 @@ final class PrivateCri implements AutoCloseable {
         state = Files.createTempDirectory(Path.of("/run/a3s-test"), "cri");
         Path shimConfig = state.resolve("config.toml");
         Files.writeString(shimConfig, SHIM_CONFIG);
+        Files.writeString(state.resolve("vm-384.toml"), "[vm]\nmemory_mib = 384\n");
         cniConf = Files.createDirectories(state.resolve("cni/conf"));
         cniBin = Files.createDirectories(state.resolve("cni/bin"));
         logs = Files.createDirectories(state.resolve("pods"));
@@ -218,11 +222,16 @@ final class PrivateCri implements AutoCloseable {
                         Root = "%1$s/runc"
                     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%6$s]
                       runtime_type = "%7$s"
+                    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%8$s]
+                      runtime_type = "%7$s"
+                      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.%8$s.options]
+                        ConfigPath = "%9$s"
                   [plugins."io.containerd.grpc.v1.cri".cni]
                     bin_dir = "%3$s"
                     conf_dir = "%4$s"
                     max_conf_num = 1
-                """.formatted(dir, PAUSE_IMAGE, cniBin, cniConf, RUNC, A3S, ShimHarness.RUNTIME);
+                """.formatted(dir, PAUSE_IMAGE, cniBin, cniConf, RUNC, A3S, ShimHarness.RUNTIME, A3S_384,
+                        state.resolve("vm-384.toml"));
     }
 
     /** Waits until the CRI plugin answers and reports the runtime and its network ready. */
