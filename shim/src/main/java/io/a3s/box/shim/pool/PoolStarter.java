@@ -38,6 +38,8 @@ public final class PoolStarter {
     static final Duration LOCK_TIMEOUT = Duration.ofSeconds(90);
     /** JVM start, state-tree reconcile (killing a QEMU may take seconds), bind. */
     static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+    /** How many times one connect starts a daemon that exits 0 without answering, before it gives up. */
+    static final int MAX_STARTS = 5;
 
     private final Layout layout;
     private final Supplier<List<String>> command;
@@ -115,6 +117,7 @@ public final class PoolStarter {
 
     private TtrpcClient awaitReady(Process p) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + readyTimeout.toNanos();
+        int starts = 1;
         while (true) {
             Optional<TtrpcClient> c = tryConnect(layout.poolSocket(), true);
             if (c.isPresent()) {
@@ -126,8 +129,13 @@ public final class PoolStarter {
             }
             if (!p.isAlive() && poolLockFree()) {
                 // Status 0 without an answer: another daemon held the tree's lock without serving, i.e. it was
-                // stopping. It has let go of the lock now: start ours again.
+                // stopping. It has let go of the lock now: start ours again (a few times, not in a loop).
+                if (starts >= MAX_STARTS) {
+                    throw new IOException("the pool daemon exited without answering, " + starts + " times"
+                            + Detached.logHint(layout.poolLog()));
+                }
                 p = spawn();
+                starts++;
             }
             if (System.nanoTime() - deadline >= 0) {
                 throw new IOException("the pool daemon did not answer on " + layout.poolSocket() + " within "

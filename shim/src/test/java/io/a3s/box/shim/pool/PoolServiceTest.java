@@ -140,7 +140,14 @@ class PoolServiceTest {
 
     /** A starter whose "daemon" only counts its starts (and exits 0, as a daemon that finds the lock taken). */
     PoolStarter countingStarter(Path count, Duration readyTimeout) {
-        return new PoolStarter(layout, () -> List.of("sh", "-c", "echo x >> " + count), Map.of(), readyTimeout);
+        return countingStarter(count, readyTimeout, "");
+    }
+
+    /** The same, each start taking {@code delay} (sleep's syntax) first, as a JVM's start takes some time. */
+    PoolStarter countingStarter(Path count, Duration readyTimeout, String delay) {
+        String sleep = delay.isEmpty() ? "" : "sleep " + delay + "; ";
+        return new PoolStarter(layout, () -> List.of("sh", "-c", sleep + "echo x >> " + count), Map.of(),
+                readyTimeout);
     }
 
     static long lines(Path p) {
@@ -190,10 +197,23 @@ class PoolServiceTest {
                 throw new AssertionError(e);
             }
         });
-        try (TtrpcClient c = countingStarter(starts, Duration.ofSeconds(20)).connect()) {
+        try (TtrpcClient c = countingStarter(starts, Duration.ofSeconds(20), "0.3").connect()) {
             assertFalse(c.isClosed());
         }
         assertTrue(lines(starts) >= 2, "started again after the first exited 0 without answering");
+    }
+
+    @Test
+    void aDaemonThatKeepsExitingWithoutAnsweringIsStartedAFewTimesThenReported() throws Exception {
+        Path starts = root.resolve("starts");
+        long t0 = System.nanoTime();
+        IOException e = assertThrows(IOException.class,
+                () -> countingStarter(starts, Duration.ofSeconds(20)).connect().close());
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(e.getMessage().contains("exited without answering, " + PoolStarter.MAX_STARTS + " times"),
+                e.getMessage());
+        assertEquals(PoolStarter.MAX_STARTS, lines(starts));
+        assertTrue(ms < 10_000, "gave up after " + ms + " ms, not at the 20 s deadline");
     }
 
     @Test
