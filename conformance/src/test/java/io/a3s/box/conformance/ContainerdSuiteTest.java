@@ -46,7 +46,11 @@ class ContainerdSuiteTest {
             Process p = new ProcessBuilder(repo.resolve("scripts/containerd-suite").toString(), "--no-setup",
                     "-r", RUNC, "-r", A3S)
                     .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            assertTrue(p.waitFor(55, TimeUnit.MINUTES), "scripts/containerd-suite did not end in 55 min");
+            if (!p.waitFor(55, TimeUnit.MINUTES)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                throw new AssertionError("scripts/containerd-suite did not end in 55 min:\n" + Files.readString(out));
+            }
             String text = Files.readString(out);
             System.out.println(text);
             assertEquals(0, p.exitValue(), "scripts/containerd-suite failed:\n" + text);

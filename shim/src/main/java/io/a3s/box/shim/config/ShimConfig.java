@@ -37,7 +37,7 @@ import java.util.Objects;
  * Unknown keys and bad values are refused with the key and the allowed range
  * ({@code vm.vcpus: 0 is out of range 1..64}): a typo must not silently fall back to a default.
  *
- * <p>Layering: defaults, then the global file, then (per task, {@link #fromOptions}) the runtime options'
+ * <p>Layering: defaults, then the global file, then (per task, {@link #withRuntimeOptions}) the runtime options'
  * {@code config_path} file or {@code config_body}. Only {@code [vm]} is per task; {@code [pool]} and
  * {@code [shim]} are read by daemons that serve every task, so their values are taken from the global file
  * (a per-task file may contain them, they are validated and then have no effect there).
@@ -268,35 +268,18 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
     }
 
     /**
-     * The configuration of one task: the global configuration overlaid with containerd's runtime options
-     * ({@code CreateTaskRequest.options}, or what {@code start} got on stdin); {@link TaskOptions} is what the
-     * daemon calls per task.
+     * The configuration of one task: this (global) configuration overlaid with containerd's runtime options
+     * ({@code CreateTaskRequest.options}); {@link TaskOptions} is what the daemon calls per task.
      * <ul>
-     *   <li>null or empty {@code Any}: the global configuration;</li>
+     *   <li>null or empty {@code Any}: this configuration;</li>
      *   <li>{@code runtimeoptions.v1.Options} (type URL with or without {@code type.googleapis.com/}):
      *       {@code config_path} names a TOML file (it must exist); otherwise {@code config_body} (containerd
-     *       1.7+) is the TOML text; both empty: the global configuration;</li>
+     *       1.7+) is the TOML text; both empty: this configuration;</li>
      *   <li>any other type: refused.</li>
      * </ul>
      *
      * @throws StatusException INVALID_ARGUMENT naming the source, the key and what is allowed
      */
-    public static ShimConfig fromOptions(Any options) throws StatusException {
-        return fromOptions(options, System.getenv());
-    }
-
-    /** {@link #fromOptions(Any)} with an explicit environment (for {@code $A3S_BOX_CONFIG}). */
-    public static ShimConfig fromOptions(Any options, Map<String, String> env) throws StatusException {
-        ShimConfig global;
-        try {
-            global = loadGlobal(env);
-        } catch (ConfigException e) {
-            throw Code.INVALID_ARGUMENT.toException("config: %s", e.getMessage());
-        }
-        return global.withRuntimeOptions(options);
-    }
-
-    /** This (global) configuration overlaid with a task's {@code runtimeoptions.v1.Options}; see {@link #fromOptions}. */
     public ShimConfig withRuntimeOptions(Any options) throws StatusException {
         try {
             if (options == null || (options.getTypeUrl().isEmpty() && options.getValue().isEmpty())) {
@@ -306,7 +289,8 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
                 throw Code.INVALID_ARGUMENT.toException("runtime options: expected %s, got %s (configure the "
                         + "a3s-box runtime with ConfigPath or a config body; of runc's options only shim_cgroup "
                         + "applies)",
-                        RUNTIME_OPTIONS_TYPE, options.getTypeUrl().isEmpty() ? "an empty type URL" : options.getTypeUrl());
+                        RUNTIME_OPTIONS_TYPE,
+                        options.getTypeUrl().isEmpty() ? "an empty type URL" : options.getTypeUrl());
             }
             Options o;
             try {

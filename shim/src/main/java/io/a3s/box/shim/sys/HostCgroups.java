@@ -22,8 +22,9 @@ public final class HostCgroups {
     }
 
     static List<Path> join(long pid, String path, List<Path> hierarchies) throws IOException {
+        // resolved against "/" and normalized, ".." cannot climb above a hierarchy's root
         Path relative = Path.of("/").relativize(Path.of("/").resolve(path).normalize());
-        if (relative.toString().isEmpty() || relative.startsWith("..")) {
+        if (relative.toString().isEmpty()) {
             throw new IOException("cgroup " + path + ": not a cgroup below the hierarchies' roots");
         }
         List<Path> written = new ArrayList<>();

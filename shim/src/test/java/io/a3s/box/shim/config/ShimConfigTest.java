@@ -233,10 +233,10 @@ class ShimConfigTest {
     @Test
     void optionsAbsentOrEmptyGiveTheGlobalConfig() throws Exception {
         Map<String, String> env = globalWith("[vm]\nvcpus = 3\n[pool]\nsize = 2\n");
-        assertEquals(3, ShimConfig.fromOptions(null, env).vm().vcpus());
-        assertEquals(3, ShimConfig.fromOptions(Any.getDefaultInstance(), env).vm().vcpus());
-        assertEquals(3, ShimConfig.fromOptions(options(Options.getDefaultInstance(), "runtimeoptions.v1.Options"), env)
-                .vm().vcpus());
+        assertEquals(3, ShimConfig.loadGlobal(env).withRuntimeOptions(null).vm().vcpus());
+        assertEquals(3, ShimConfig.loadGlobal(env).withRuntimeOptions(Any.getDefaultInstance()).vm().vcpus());
+        assertEquals(3, ShimConfig.loadGlobal(env)
+                .withRuntimeOptions(options(Options.getDefaultInstance(), "runtimeoptions.v1.Options")).vm().vcpus());
     }
 
     @Test
@@ -245,8 +245,9 @@ class ShimConfigTest {
         Path task = tmp.resolve("task.toml");
         Files.writeString(task, "[vm]\nvcpus = 4\n[pool]\nsize = 9\n");
         for (String url : new String[]{"runtimeoptions.v1.Options", "type.googleapis.com/runtimeoptions.v1.Options"}) {
-            ShimConfig c = ShimConfig.fromOptions(options(Options.newBuilder().setConfigPath(task.toString())
-                    .setConfigBody(ByteString.copyFromUtf8("[vm]\nvcpus = 8")).build(), url), env);
+            ShimConfig c = ShimConfig.loadGlobal(env).withRuntimeOptions(options(Options.newBuilder()
+                    .setConfigPath(task.toString()).setConfigBody(ByteString.copyFromUtf8("[vm]\nvcpus = 8")).build(),
+                    url));
             assertEquals(4, c.vm().vcpus(), "config_path wins over config_body");
             assertEquals(1024, c.vm().memoryMib(), "the global file is the base");
             assertEquals(2, c.pool().size(), "[pool] is host-wide: from the global file only");
@@ -257,9 +258,9 @@ class ShimConfigTest {
     void optionsConfigBodyOverlaysTheGlobalFile() throws Exception {
         Map<String, String> env = globalWith("[vm]\nmemory_mib = 1024\n");
         // CRI (containerd 1.7+) sends the runtime's whole options table as TOML, its own keys included
-        ShimConfig c = ShimConfig.fromOptions(options(Options.newBuilder().setConfigBody(
+        ShimConfig c = ShimConfig.loadGlobal(env).withRuntimeOptions(options(Options.newBuilder().setConfigBody(
                 ByteString.copyFromUtf8("TypeUrl = \"io.a3s.box\"\n[vm]\nvcpus = 2\naccelerator = \"tcg\"\n"))
-                .build(), "runtimeoptions.v1.Options"), env);
+                .build(), "runtimeoptions.v1.Options"));
         assertEquals(2, c.vm().vcpus());
         assertEquals(Accelerator.TCG, c.vm().accelerator());
         assertEquals(1024, c.vm().memoryMib());
@@ -279,7 +280,8 @@ class ShimConfigTest {
         assertEquals(java.util.Optional.of("/containerd/shim"), v2.shimCgroup());
         assertEquals(global, v2.config(), "runc's other options do not touch the VM");
 
-        TaskOptions v1 = TaskOptions.of(Any.newBuilder().setTypeUrl("type.googleapis.com/containerd.linux.runc.CreateOptions")
+        TaskOptions v1 = TaskOptions.of(Any.newBuilder()
+                .setTypeUrl("type.googleapis.com/containerd.linux.runc.CreateOptions")
                 .setValue(io.a3s.box.containerd.runc.linux.CreateOptions.newBuilder().setShimCgroup("/k/shim")
                         .build().toByteString()).build(), global);
         assertEquals(java.util.Optional.of("/k/shim"), v1.shimCgroup());
@@ -305,32 +307,33 @@ class ShimConfigTest {
     @Test
     void badOptionsAreInvalidArgument() throws Exception {
         Map<String, String> env = globalWith("");
-        StatusException e = assertThrows(StatusException.class, () -> ShimConfig.fromOptions(options(
+        ShimConfig global = ShimConfig.loadGlobal(env);
+        StatusException e = assertThrows(StatusException.class, () -> global.withRuntimeOptions(options(
                 Options.newBuilder().setConfigBody(ByteString.copyFromUtf8("[vm]\nvcpus = 0")).build(),
-                "runtimeoptions.v1.Options"), env));
+                "runtimeoptions.v1.Options")));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
         assertTrue(e.getMessage().contains("runtime options config_body: vm.vcpus: 0 is out of range 1..64"),
                 e.getMessage());
 
-        e = assertThrows(StatusException.class, () -> ShimConfig.fromOptions(options(
+        e = assertThrows(StatusException.class, () -> global.withRuntimeOptions(options(
                 Options.newBuilder().setConfigPath(tmp.resolve("nope.toml").toString()).build(),
-                "runtimeoptions.v1.Options"), env));
+                "runtimeoptions.v1.Options")));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
         assertTrue(e.getMessage().contains("nope.toml: no such file"), e.getMessage());
 
-        e = assertThrows(StatusException.class, () -> ShimConfig.fromOptions(options(
-                Options.newBuilder().setConfigPath("relative.toml").build(), "runtimeoptions.v1.Options"), env));
+        e = assertThrows(StatusException.class, () -> global.withRuntimeOptions(options(
+                Options.newBuilder().setConfigPath("relative.toml").build(), "runtimeoptions.v1.Options")));
         assertTrue(e.getMessage().contains("must be absolute"), e.getMessage());
 
-        e = assertThrows(StatusException.class, () -> ShimConfig.fromOptions(Any.newBuilder()
-                .setTypeUrl("containerd.runc.v1.Options").build(), env));
+        e = assertThrows(StatusException.class, () -> global.withRuntimeOptions(Any.newBuilder()
+                .setTypeUrl("containerd.runc.v1.Options").build()));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
         assertTrue(e.getMessage().contains("expected runtimeoptions.v1.Options, got containerd.runc.v1.Options"),
                 e.getMessage());
 
-        e = assertThrows(StatusException.class, () -> ShimConfig.fromOptions(Any.newBuilder()
+        e = assertThrows(StatusException.class, () -> global.withRuntimeOptions(Any.newBuilder()
                 .setTypeUrl("runtimeoptions.v1.Options").setValue(ByteString.copyFrom(new byte[]{(byte) 0xff}))
-                .build(), env));
+                .build()));
         assertTrue(e.getMessage().contains("cannot decode"), e.getMessage());
     }
 
