@@ -137,7 +137,7 @@ class HooksTest extends ConformanceTest {
         List<String> env = List.of("PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OUT=" + out, "PEERNS=" + peerNs,
                 "PEERIF=hk" + third + "-" + suffix, "IP=" + ip, "PEERIP=" + peerIp);
         ObjectNode lists = JSON.createObjectNode();
-        lists.putArray("prestart").add(hook("/usr/bin/containerd",
+        lists.putArray("prestart").add(hook(PrivateContainerd.CONTAINERD.toString(),
                 List.of("containerd", "oci-hook", "--", "/usr/bin/ps", "--pid", "{{pid}}"), env));
         lists.putArray("createRuntime").add(hook(hooks.resolve("net.sh").toString(), List.of("net.sh"), env));
         lists.putArray("poststart").add(hook(hooks.resolve("record.sh").toString(), List.of("record.sh",

@@ -25,8 +25,14 @@ import java.util.concurrent.TimeoutException;
  * <p>Sockets live under a short directory in /run because Unix socket paths are limited to 107 bytes.
  */
 public final class PrivateContainerd implements AutoCloseable {
-    public static final Path CONTAINERD = Path.of("/usr/bin/containerd");
-    public static final Path CTR = Path.of("/usr/bin/ctr");
+    /**
+     * Where containerd, ctr and containerd-shim-runc-v2 come from: {@code $A3S_CONTAINERD_DIR} when set (e.g.
+     * {@code build/containerd-2/usr/bin}, made by {@code scripts/containerd2}, to run the tests against
+     * containerd 2.x), else Debian's package in /usr/bin.
+     */
+    public static final Path BIN_DIR = Path.of(System.getenv().getOrDefault("A3S_CONTAINERD_DIR", "/usr/bin"));
+    public static final Path CONTAINERD = BIN_DIR.resolve("containerd");
+    public static final Path CTR = BIN_DIR.resolve("ctr");
     private static final Duration START_DEADLINE = Duration.ofSeconds(30);
 
     private final Path dir;
@@ -107,7 +113,10 @@ public final class PrivateContainerd implements AutoCloseable {
         command.addAll(List.of(CONTAINERD.toString(), "--config", configFile.toString()));
         ProcessBuilder pb = new ProcessBuilder(command);
         StringBuilder path = new StringBuilder();
-        for (Path p : extraPath) {
+        // containerd finds its shims on PATH first: ours, then the runc shim of the same containerd
+        List<Path> shimPath = new ArrayList<>(extraPath);
+        shimPath.add(BIN_DIR);
+        for (Path p : shimPath) {
             path.append(p).append(':');
         }
         path.append(System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
