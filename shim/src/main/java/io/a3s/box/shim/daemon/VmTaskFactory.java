@@ -136,11 +136,7 @@ final class VmTaskFactory implements TaskFactory {
                 }
             }
 
-            ContainerSpec guestSpec = GuestSpecs.toProto(spec);
-            if (guestSpec.getHostname().isEmpty() && guestSpec.getNamespaces().getUts()) {
-                // runc would leave the host's name; a VM has none ("(none)"), so use the container id, as Docker does
-                guestSpec = guestSpec.toBuilder().setHostname(id.length() > 63 ? id.substring(0, 63) : id).build();
-            }
+            ContainerSpec guestSpec = withDefaultHostname(GuestSpecs.toProto(spec), id);
             guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
                     .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
             guestSpec = GuestSpecs.withSources(withHostLookups(guestSpec, spec), renamed);
@@ -384,5 +380,37 @@ final class VmTaskFactory implements TaskFactory {
         }
         return new VmConfig(defaultVm.kernel(), defaultVm.initrd(), vcpus, mib, defaultVm.accelerator(),
                 defaultVm.extraKernelArgs(), defaultVm.bootDeadline());
+    }
+
+    /**
+     * The hostname of a container whose spec names none, which a VM would otherwise show as "(none)". In a UTS
+     * namespace of its own, runc would leave the host's name there; a3s-box uses the container id, as Docker
+     * does. With no UTS namespace at all the spec asks for the host's (a host-network pod): a VM cannot share
+     * it, so the container gets one of its own that bears the host's name, which is what it would read under
+     * runc (only a change of the host's name later does not reach it). A joined UTS namespace keeps its name.
+     */
+    static ContainerSpec withDefaultHostname(ContainerSpec guestSpec, String id) {
+        if (!guestSpec.getHostname().isEmpty()) {
+            return guestSpec;
+        }
+        var ns = guestSpec.getNamespaces();
+        if (ns.getUts()) {
+            return guestSpec.toBuilder().setHostname(id.length() > 63 ? id.substring(0, 63) : id).build();
+        }
+        if (ns.getJoinsList().stream().anyMatch(j -> j.getType().equals("uts"))) {
+            return guestSpec;
+        }
+        String host = hostName();
+        return host.isEmpty() ? guestSpec : guestSpec.toBuilder().setHostname(host)
+                .setNamespaces(ns.toBuilder().setUts(true)).build();
+    }
+
+    /** The host's hostname (the daemon's UTS namespace is containerd's), or "" when it cannot be read. */
+    private static String hostName() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (IOException e) {
+            return "";
+        }
     }
 }
