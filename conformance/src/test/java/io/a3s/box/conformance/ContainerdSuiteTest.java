@@ -3,15 +3,12 @@ package io.a3s.box.conformance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -41,53 +38,14 @@ class ContainerdSuiteTest {
 
     @Test
     void containerdsIntegrationTestsPassWithA3sBoxAsWithRunc() throws Exception {
-        Path out = Files.createTempFile("a3s-ctd-suite", ".out");
-        try {
-            Process p = new ProcessBuilder(repo.resolve("scripts/containerd-suite").toString(), "--no-setup",
-                    "-r", RUNC, "-r", A3S)
-                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            if (!p.waitFor(55, TimeUnit.MINUTES)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                throw new AssertionError("scripts/containerd-suite did not end in 55 min:\n" + Files.readString(out));
-            }
-            String text = Files.readString(out);
-            System.out.println(text);
-            assertEquals(0, p.exitValue(), "scripts/containerd-suite failed:\n" + text);
-
-            Map<String, Map<String, String>> results = new TreeMap<>(); // runtime -> test -> PASS/FAIL/SKIP
-            for (String line : text.lines().toList()) {
-                String[] f = line.split(" ");
-                if (f.length == 3 && f[1].startsWith("Test") && f[0].matches("PASS|FAIL|SKIP")) {
-                    results.computeIfAbsent(f[2], k -> new TreeMap<>()).put(f[1], f[0]);
-                }
-            }
-            Map<String, String> runc = results.getOrDefault(RUNC, Map.of());
-            Map<String, String> a3s = results.getOrDefault(A3S, Map.of());
-            // the default run is every test of the suite but ten (scripts/containerd-suite)
-            assertTrue(runc.size() >= 80 && a3s.size() == runc.size(),
-                    "tests run: " + runc.size() + " with runc, " + a3s.size() + " with a3s-box\n" + text);
-
-            List<String> wrong = new ArrayList<>();
-            runc.forEach((test, r) -> {
-                if (r.equals("FAIL")) {
-                    wrong.add(test + " failed with runc: the harness or the host, not the runtime");
-                }
-            });
-            a3s.forEach((test, r) -> {
-                if (r.equals("FAIL") && !A3S_KNOWN.containsKey(test)) {
-                    wrong.add(test + " failed with a3s-box");
-                } else if (!r.equals("FAIL") && A3S_KNOWN.containsKey(test)) {
-                    System.out.println("note: " + test + " no longer fails with a3s-box (" + r + ")");
-                }
-                if (r.equals("SKIP") && !"SKIP".equals(runc.get(test))) {
-                    wrong.add(test + " was skipped with a3s-box only");
-                }
-            });
-            assertTrue(wrong.isEmpty(), String.join("\n", wrong) + "\n(the logs: build/containerd-suite/*.log)\n"
-                    + text);
-        } finally {
-            Files.deleteIfExists(out);
-        }
+        SuiteRun run = SuiteRun.of(repo.resolve("scripts/containerd-suite"), Duration.ofMinutes(55), RUNC, A3S,
+                "--no-setup", "-r", RUNC, "-r", A3S);
+        // the default run is every test of the suite but ten (scripts/containerd-suite)
+        assertTrue(run.runc().size() >= 80 && run.a3s().size() == run.runc().size(),
+                "tests run: " + run.runc().size() + " with runc, " + run.a3s().size() + " with a3s-box\n"
+                        + run.output());
+        List<String> wrong = run.wrong(A3S_KNOWN);
+        assertTrue(wrong.isEmpty(), String.join("\n", wrong) + "\n(the logs: build/containerd-suite/*.log)\n"
+                + run.output());
     }
 }
