@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * harness. Every test must pass with both, except those {@link #A3S_KNOWN} to fail with a3s-box, each for a
  * reason written down here (and in docs/status.md).
  *
- * <p>It takes about 20 minutes (the Go build included), so it runs only when {@code A3S_CRI_SUITE=1} is set
+ * <p>It takes about 15 minutes (the Go build included), so it runs only when {@code A3S_CRI_SUITE=1} is set
  * (as {@code A3S_CRI_SUITE=1 scripts/test} does); otherwise it reports itself skipped.
  */
 @Timeout(value = 75, unit = TimeUnit.MINUTES)
