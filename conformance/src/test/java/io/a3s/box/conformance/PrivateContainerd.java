@@ -27,8 +27,8 @@ import java.util.concurrent.TimeoutException;
 public final class PrivateContainerd implements AutoCloseable {
     /**
      * Where containerd, ctr and containerd-shim-runc-v2 come from: {@code $A3S_CONTAINERD_DIR} when set (e.g.
-     * {@code build/containerd-2/usr/bin}, made by {@code scripts/containerd2}, to run the tests against
-     * containerd 2.x), else Debian's package in /usr/bin.
+     * {@code build/containerd-2.1/bin}, which {@code scripts/fetch-containerd 2.1} prints, to run the tests
+     * under containerd 2.1), else Debian's package in /usr/bin.
      */
     public static final Path BIN_DIR = Path.of(System.getenv().getOrDefault("A3S_CONTAINERD_DIR", "/usr/bin"));
     public static final Path CONTAINERD = BIN_DIR.resolve("containerd");
