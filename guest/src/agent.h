@@ -123,6 +123,10 @@ struct container {
     char *cgroup;            /* absolute path of its cgroup dir, NULL when cgroups are unavailable */
     int devcg_fd;            /* its device program (BPF), -1 when none */
     bool has_personality;    /* personality(2) of every process of the container */
+    /* No pid namespace of its own (the VM's or its pod's): its processes outlive its init unless killed when
+     * the init exits, as runc's shim kills them (ShouldKillAllOnExit); left, an orphan holding the stdio
+     * pipes would hold the exit up for the host's whole drain bound. */
+    bool kill_all_on_exit;
     unsigned long personality;
     struct process *init;
     struct process *procs;   /* init first, then execs */

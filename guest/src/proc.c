@@ -655,6 +655,11 @@ static void proc_exited(struct process *p, int status)
     }
     log_debug("container `%s`: process %d (`%s`) exited with %d", p->c->id, (int)p->pid, p->exec_id,
               p->exit_status);
+    if (p == p->c->init && p->c->kill_all_on_exit && p->c->cgroup && !p->c->destroying) {
+        int r = cgroup_kill_all(p->c->cgroup, SIGKILL);
+        if (r < 0)
+            log_warn("container `%s`: kill all after its init exited: %s", p->c->id, strerror(-r));
+    }
     /* what it wrote is on the host before anyone hears of its exit */
     share_sync();
     /* An OOM kill is answered before the exit it caused: the host deletes the container as soon as it hears

@@ -346,6 +346,7 @@ static void h_create(struct rctx *r, void *msg)
     if (trace_enabled)
         c->trace_t0 = now_ns(CLOCK_MONOTONIC);
     c->has_personality = personality_from_name(spec->personality, &c->personality) > 0;
+    c->kill_all_on_exit = !(spec->namespaces && spec->namespaces->pid);
     int rc = cgroup_create(c->id, &c->cgroup);
     if (rc < 0) {
         ERR(r, CODE_UNKNOWN, -rc, "mkdir", "create container `%s`: cgroup: %s", c->id, strerror(-rc));

@@ -433,6 +433,29 @@ t_join_pid() {
     expect_eq "$rc" 137 "B after A's init died"
 }
 
+# A container without a pid namespace of its own (here B, in A's): when its init dies, the agent kills what
+# else runs in B's cgroup, as runc's shim does (ShouldKillAllOnExit); left alive, B's orphan would hold B's
+# stdio open. A, whose namespace it was, lives on.
+t_kill_all_on_init_exit() {
+    local apid n rc
+    apid=$(ctl create --id koa --rootfs "$ROOTFS" -- sleep 1000) && ctl start --id koa || return 1
+    ctl create --id kob --join-ns "pid:$apid" --rootfs "$ROOTFS" -- sh -c 'sleep 1002 & sleep 1003' >/dev/null &&
+        ctl start --id kob || { ctl destroy --id koa; return 1; }
+    for _ in $(seq 1 100); do
+        n=$(ctl exec --id koa -- sh -c 'ps | grep -c "[s]leep 100[23]"'); [ "$n" = 2 ] && break; sleep 0.05
+    done
+    [ "$n" = 2 ] || { fail "B's two sleeps never ran: $n"; ctl destroy --id kob; ctl destroy --id koa; return 1; }
+    ctl kill --id kob --signal 9 || { ctl destroy --id kob; ctl destroy --id koa; return 1; }
+    ctl wait --id kob >/dev/null; rc=$?
+    for _ in $(seq 1 40); do
+        n=$(ctl exec --id koa -- sh -c 'ps | grep -c "[s]leep 1002"'); [ "$n" = 0 ] && break; sleep 0.05
+    done
+    local a; a=$(ctl exec --id koa -- sh -c 'ps | grep -c "[s]leep 1000"')
+    ctl destroy --id kob; ctl destroy --id koa
+    expect_eq "$rc" 137 "B's init" && expect_eq "$n" 0 "B's orphan after B's init died" &&
+        expect_eq "$a" 1 "A's own process"
+}
+
 # Joins the agent refuses: an unknown pid (the create fails and leaves nothing: the id is free again), a
 # process that exited, a type other than ipc/uts/pid, a type both created and joined or joined twice, joins
 # with a new user namespace.
@@ -1063,7 +1086,7 @@ t_no_fd_leak() {
 ALL_TESTS="hello set_clock echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
 pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process namespaces_and_mounts
-join_ipc_uts join_pid join_errors readonly_rootfs bind_mount
+join_ipc_uts join_pid kill_all_on_init_exit join_errors readonly_rootfs bind_mount
 share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse
 containers_survive_reconnect pending_calls_across_reconnect net_configure net_invalid net_netlink_errors
