@@ -592,7 +592,12 @@ public final class Container {
         try {
             p.io.outputDone().get(IO_DRAIN_BOUND.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            log.warn("{}: output not drained within {}; publishing the exit anyway", p.describe(id), IO_DRAIN_BOUND);
+            // Something in the guest outlived the process and holds its output (a child it left behind). Its
+            // host ends close now: containerd's client waits for their EOF before it deletes the task (CRI does,
+            // on the exit), and that EOF would otherwise wait on the guest's straggler, not on us.
+            log.warn("{}: output not drained within {}; closing its stdio and publishing the exit anyway",
+                    p.describe(id), IO_DRAIN_BOUND);
+            p.io.close();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException e) {

@@ -139,6 +139,25 @@ class ContainerTest {
     }
 
     @Test
+    void outputHeldOpenByALeftoverChildIsClosedWhenTheExitIsPublishedAtTheDrainBound() throws Exception {
+        // containerd's client waits for the FIFOs' EOF before it deletes the task: were they left open, the guest
+        // process that holds the output would hold the Delete, and CRI's StopContainer with it
+        Path out = mkfifo(dir.resolve("out"));
+        Container c = create("orphan", new StdioPaths("", out.toString(), "", false), "orphan");
+        CompletableFuture<ExitStatus> exit = c.waitExit("");
+        var stdout = TaskTesting.FifoReader.open(out);
+        c.start("");
+        long t0 = System.nanoTime();
+        byte[] read = stdout.eof.get(Container.IO_DRAIN_BOUND.toMillis() + PROMPT.toMillis(), TimeUnit.MILLISECONDS);
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertEquals("started\n", new String(read, StandardCharsets.UTF_8));
+        assertTrue(waited >= Container.IO_DRAIN_BOUND.toMillis() - 500, "EOF after " + waited + " ms");
+        assertEquals(0, exitOf(exit));
+        next(TaskStart.class);
+        assertEquals(0, next(TaskExit.class).getExitStatus());
+    }
+
+    @Test
     void stdoutAndStderrFifosGetTheOutputThenEof() throws Exception {
         Path out = mkfifo(dir.resolve("out"));
         Path err = mkfifo(dir.resolve("err"));

@@ -237,6 +237,11 @@ final class FakeAgent implements AutoCloseable {
             }
             case "sleep" -> {
             }
+            case "orphan" -> {
+                // exits, and leaves a child behind that holds its output open (and never writes)
+                p.out.write("started\n".getBytes(StandardCharsets.UTF_8));
+                p.exit = 0;
+            }
             case "stdin-echo" -> {
                 p.out.write(p.stdinBeforeStart.read(Integer.MAX_VALUE));
                 if (p.stdinClosed) {
