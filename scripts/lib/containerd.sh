@@ -71,10 +71,11 @@ a3s_state_start() {
   export A3S_BOX_STATE
 }
 
-# a3s_state_stop: stops the daemons of $A3S_BOX_STATE (they destroy their VMs), then removes it
+# a3s_state_stop [LOG]: stops the daemons of $A3S_BOX_STATE (they destroy their VMs), then removes it; with
+# LOG, first keeps their logs there (each headed by its file's name), for a run to be read after the fact
 a3s_state_stop() {
   [ -n "${A3S_BOX_STATE:-}" ] && [ -d "$A3S_BOX_STATE" ] || return 0
-  local pidfile pid
+  local pidfile pid f
   for pidfile in "$A3S_BOX_STATE"/shim/*.pid "$A3S_BOX_STATE"/pool.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
@@ -82,6 +83,12 @@ a3s_state_stop() {
     for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  if [ -n "${1:-}" ]; then
+    : >"$1"
+    for f in "$A3S_BOX_STATE"/shim/*.log "$A3S_BOX_STATE"/pool.log; do
+      [ -f "$f" ] && { printf '==> %s\n' "${f#"$A3S_BOX_STATE"/}"; cat "$f"; } >>"$1"
+    done
+  fi
   unmount_under "$A3S_BOX_STATE"
   rm -rf --one-file-system "$A3S_BOX_STATE"
 }

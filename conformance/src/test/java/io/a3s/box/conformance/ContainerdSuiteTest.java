@@ -38,8 +38,8 @@ class ContainerdSuiteTest {
 
     @Test
     void containerdsIntegrationTestsPassWithA3sBoxAsWithRunc() throws Exception {
-        SuiteRun run = SuiteRun.of(repo.resolve("scripts/containerd-suite"), Duration.ofMinutes(55), RUNC, A3S,
-                "--no-setup", "-r", RUNC, "-r", A3S);
+        SuiteRun run = SuiteRun.of(repo.resolve("scripts/containerd-suite"), Duration.ofMinutes(55),
+                repo.resolve("build/containerd-suite"), RUNC, A3S, "--no-setup", "-r", RUNC, "-r", A3S);
         // the default run is every test of the suite but ten (scripts/containerd-suite)
         assertTrue(run.runc().size() >= 80 && run.a3s().size() == run.runc().size(),
                 "tests run: " + run.runc().size() + " with runc, " + run.a3s().size() + " with a3s-box\n"

@@ -36,8 +36,8 @@ class CriSuiteTest {
 
     @Test
     void containerdsCriIntegrationTestsPassWithA3sBoxAsWithRunc() throws Exception {
-        SuiteRun run = SuiteRun.of(repo.resolve("scripts/cri-suite"), Duration.ofMinutes(70), RUNC, A3S,
-                "--no-setup", "-r", RUNC, "-r", A3S);
+        SuiteRun run = SuiteRun.of(repo.resolve("scripts/cri-suite"), Duration.ofMinutes(70),
+                repo.resolve("build/cri-suite"), RUNC, A3S, "--no-setup", "-r", RUNC, "-r", A3S);
         // the default run: 62 tests of the suite with runc, the same but two with a3s-box (scripts/cri-suite)
         assertTrue(run.runc().size() >= 60 && run.runc().keySet().containsAll(run.a3s().keySet())
                         && run.a3s().size() == run.runc().size() - 2,

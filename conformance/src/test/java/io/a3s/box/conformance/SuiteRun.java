@@ -9,19 +9,28 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A run of one of containerd's own test suites by a script of ours ({@code scripts/containerd-suite},
  * {@code scripts/cri-suite}), with runc and with a3s-box in the same run, and the judgement both suite tests
  * make of it. The scripts print one line per test and runtime, {@code RESULT TEST RUNTIME}.
  */
-record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s) {
+record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s, Path logDir, String runcName,
+        String a3sName) {
+
+    /** At most this many of a failed test's own lines go into {@link #wrong}'s judgement. */
+    static final int WHY_LINES = 12;
+    private static final Pattern HEADER =
+            Pattern.compile("^\\s*(?:=== (?:RUN|CONT|PAUSE|NAME)|--- (?:PASS|FAIL|SKIP):)\\s+(\\S+)");
 
     /**
      * Runs {@code script args...}, kills it and its children if it has not ended within {@code limit}, and
-     * parses what it printed; {@code runcName} and {@code a3sName} are the runtimes as the script names them.
+     * parses what it printed; {@code runcName} and {@code a3sName} are the runtimes as the script names them, and
+     * {@code logDir/NAME.log} each one's whole Go test log.
      */
-    static SuiteRun of(Path script, Duration limit, String runcName, String a3sName, String... args)
+    static SuiteRun of(Path script, Duration limit, Path logDir, String runcName, String a3sName, String... args)
             throws IOException, InterruptedException {
         Path out = Files.createTempFile("a3s-suite", ".out");
         try {
@@ -46,7 +55,7 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
                 }
             }
             return new SuiteRun(text, results.getOrDefault(runcName, Map.of()),
-                    results.getOrDefault(a3sName, Map.of()));
+                    results.getOrDefault(a3sName, Map.of()), logDir, runcName, a3sName);
         } finally {
             Files.deleteIfExists(out);
         }
@@ -55,18 +64,20 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
     /**
      * What is wrong with the run, one line each (empty: nothing): a test that failed with runc; a test that failed
      * with a3s-box, but for those {@code a3sKnown} lists; a test skipped with a3s-box only. Known failures that
-     * passed are printed.
+     * passed are printed. A failure comes with what the test said of it in its log (CI shows the judgement,
+     * not the logs, which stay on the machine that ran it).
      */
     List<String> wrong(Map<String, String> a3sKnown) {
         List<String> wrong = new ArrayList<>();
         runc.forEach((test, r) -> {
             if (r.equals("FAIL")) {
-                wrong.add(test + " failed with runc: the harness or the host, not the runtime");
+                wrong.add(test + " failed with runc: the harness or the host, not the runtime"
+                        + why(logDir.resolve(runcName + ".log"), test));
             }
         });
         a3s.forEach((test, r) -> {
             if (r.equals("FAIL") && !a3sKnown.containsKey(test)) {
-                wrong.add(test + " failed with a3s-box");
+                wrong.add(test + " failed with a3s-box" + why(logDir.resolve(a3sName + ".log"), test));
             } else if (!r.equals("FAIL") && a3sKnown.containsKey(test)) {
                 System.out.println("note: " + test + " no longer fails with a3s-box (" + r + ")");
             }
@@ -75,5 +86,41 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
             }
         });
         return wrong;
+    }
+
+    private static String why(Path log, String test) {
+        try {
+            List<String> lines = failureLines(Files.readAllLines(log), test);
+            return lines.isEmpty() ? "" : "\n      " + String.join("\n      ", lines);
+        } catch (IOException e) {
+            return " (no log: " + e.getMessage() + ")";
+        }
+    }
+
+    /**
+     * What {@code test} (and its subtests) printed in a {@code go test -v} log, up to {@link #WHY_LINES} lines:
+     * the indented lines under its {@code === RUN}, {@code === CONT} or {@code --- FAIL} headers (parallel tests
+     * interleave, each block headed by its name). The lines of the daemons the tests log to the same stream are
+     * not indented, and are left out.
+     */
+    static List<String> failureLines(List<String> log, String test) {
+        List<String> out = new ArrayList<>();
+        boolean mine = false;
+        for (String line : log) {
+            Matcher header = HEADER.matcher(line);
+            if (header.find()) {
+                String name = header.group(1);
+                mine = name.equals(test) || name.startsWith(test + "/");
+                if (mine && line.stripLeading().startsWith("--- FAIL") && !name.equals(test)) {
+                    out.add(line.strip());
+                }
+                continue;
+            }
+            if (mine && line.startsWith("    ") && !line.isBlank() && out.size() < WHY_LINES) {
+                String l = line.strip();
+                out.add(l.length() > 300 ? l.substring(0, 300) + "..." : l);
+            }
+        }
+        return out.size() > WHY_LINES ? out.subList(0, WHY_LINES) : out;
     }
 }
