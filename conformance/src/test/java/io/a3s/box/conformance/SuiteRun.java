@@ -88,6 +88,37 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
         return wrong;
     }
 
+    /**
+     * {@link #wrong}, but the a3s-box failures it counts, when they are all it counts, are run once more on their
+     * own ({@code script --no-setup -r A3S -t ^(...)$}): a test that then passes is printed as flaky, with what it
+     * said the first time, and not counted. One test of a suite that fails can leave a container behind, and the
+     * tests after it that count containers fail with it; run alone, each says whether it fails by itself.
+     */
+    List<String> wrongAfterRetry(Map<String, String> a3sKnown, Path script, Duration limit)
+            throws IOException, InterruptedException {
+        List<String> wrong = wrong(a3sKnown);
+        List<String> failed = a3s.entrySet().stream()
+                .filter(e -> e.getValue().equals("FAIL") && !a3sKnown.containsKey(e.getKey()))
+                .map(Map.Entry::getKey).toList();
+        if (failed.isEmpty() || failed.size() != wrong.size()) {
+            return wrong;
+        }
+        SuiteRun again = of(script, limit, logDir, runcName, a3sName, "--no-setup", "-r", a3sName, "-t",
+                "^(" + String.join("|", failed) + ")$");
+        List<String> still = new ArrayList<>();
+        for (int i = 0; i < failed.size(); i++) {
+            String test = failed.get(i);
+            String r = again.a3s.get(test);
+            if ("PASS".equals(r)) {
+                System.out.println("note: flaky: " + wrong.get(i) + "\n  ...and passed when run again alone");
+            } else {
+                still.add(wrong.get(i) + "\n  ...and again when run alone (" + (r == null ? "not run" : r) + ")"
+                        + why(logDir.resolve(a3sName + ".log"), test));
+            }
+        }
+        return still;
+    }
+
     private static String why(Path log, String test) {
         try {
             List<String> lines = failureLines(Files.readAllLines(log), test);
