@@ -77,7 +77,7 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
         });
         a3s.forEach((test, r) -> {
             if (r.equals("FAIL") && !a3sKnown.containsKey(test)) {
-                wrong.add(test + " failed with a3s-box" + why(logDir.resolve(a3sName + ".log"), test));
+                wrong.add(a3sFailure(test));
             } else if (!r.equals("FAIL") && a3sKnown.containsKey(test)) {
                 System.out.println("note: " + test + " no longer fails with a3s-box (" + r + ")");
             }
@@ -97,26 +97,33 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
     List<String> wrongAfterRetry(Map<String, String> a3sKnown, Path script, Duration limit)
             throws IOException, InterruptedException {
         List<String> wrong = wrong(a3sKnown);
-        List<String> failed = a3s.entrySet().stream()
-                .filter(e -> e.getValue().equals("FAIL") && !a3sKnown.containsKey(e.getKey()))
-                .map(Map.Entry::getKey).toList();
+        // test -> its judgement from the first run, taken before the retry writes over the log
+        Map<String, String> failed = new TreeMap<>();
+        a3s.forEach((test, r) -> {
+            if (r.equals("FAIL") && !a3sKnown.containsKey(test)) {
+                failed.put(test, a3sFailure(test));
+            }
+        });
         if (failed.isEmpty() || failed.size() != wrong.size()) {
             return wrong;
         }
         SuiteRun again = of(script, limit, logDir, runcName, a3sName, "--no-setup", "-r", a3sName, "-t",
-                "^(" + String.join("|", failed) + ")$");
+                "^(" + String.join("|", failed.keySet()) + ")$");
         List<String> still = new ArrayList<>();
-        for (int i = 0; i < failed.size(); i++) {
-            String test = failed.get(i);
+        failed.forEach((test, first) -> {
             String r = again.a3s.get(test);
             if ("PASS".equals(r)) {
-                System.out.println("note: flaky: " + wrong.get(i) + "\n  ...and passed when run again alone");
+                System.out.println("note: flaky: " + first + "\n  ...and passed when run again alone");
             } else {
-                still.add(wrong.get(i) + "\n  ...and again when run alone (" + (r == null ? "not run" : r) + ")"
+                still.add(first + "\n  ...and again when run alone (" + (r == null ? "not run" : r) + ")"
                         + why(logDir.resolve(a3sName + ".log"), test));
             }
-        }
+        });
         return still;
+    }
+
+    private String a3sFailure(String test) {
+        return test + " failed with a3s-box" + why(logDir.resolve(a3sName + ".log"), test);
     }
 
     private static String why(Path log, String test) {
@@ -142,7 +149,8 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
             if (header.find()) {
                 String name = header.group(1);
                 mine = name.equals(test) || name.startsWith(test + "/");
-                if (mine && line.stripLeading().startsWith("--- FAIL") && !name.equals(test)) {
+                boolean subtestFailed = line.stripLeading().startsWith("--- FAIL") && !name.equals(test);
+                if (mine && subtestFailed && out.size() < WHY_LINES) {
                     out.add(line.strip());
                 }
                 continue;
@@ -152,6 +160,6 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
                 out.add(l.length() > 300 ? l.substring(0, 300) + "..." : l);
             }
         }
-        return out.size() > WHY_LINES ? out.subList(0, WHY_LINES) : out;
+        return out;
     }
 }
