@@ -23,10 +23,13 @@ import io.a3s.box.spec.oci.Mount;
 import io.a3s.box.spec.validate.LinuxNames;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * Maps {@code mounts}. Two kinds survive the trip into a VM: bind mounts, whose host source travels through the
@@ -71,6 +74,18 @@ final class MountMapping {
             "rnostrictatime", MS_STRICTATIME, "rsymfollow", MS_NOSYMFOLLOW);
     /** atime is a mode, not a bit: setting one recursively replaces the others. */
     private static final Set<MountFlag> ATIME_MODES = EnumSet.of(MS_NOATIME, MS_RELATIME, MS_STRICTATIME);
+
+    /** Every option {@link #map} gives a meaning to: flags set and cleared, recursive attributes, propagation. */
+    static final SortedSet<String> OPTIONS;
+
+    static {
+        TreeSet<String> all = new TreeSet<>(SETS.keySet());
+        all.addAll(CLEARS.keySet());
+        all.addAll(RECURSIVE_SETS.keySet());
+        all.addAll(RECURSIVE_CLEARS.keySet());
+        all.addAll(LinuxNames.PROPAGATIONS);
+        OPTIONS = Collections.unmodifiableSortedSet(all);
+    }
 
     private MountMapping() {}
 

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.SortedSet;
 import java.util.regex.Pattern;
 
 /**
@@ -46,6 +47,8 @@ public final class SpecMapper {
     /** Bounds of {@link #ANNOTATION_MEMORY_MIB}: below this the guest kernel does not boot; above, 1 TiB. */
     public static final long MIN_MEMORY_MIB = 64;
     public static final long MAX_MEMORY_MIB = 1024 * 1024;
+    /** The hooks a config may have: those that run on the host ({@link #hooks} says why not the others). */
+    public static final List<String> HOOKS = List.of("prestart", "createRuntime", "poststart", "poststop");
 
     private static final long MIB = 1024 * 1024;
     private static final long DEFAULT_CPU_PERIOD_US = 100_000;
@@ -62,6 +65,15 @@ public final class SpecMapper {
             "c 10:200");
 
     private SpecMapper() {}
+
+    /**
+     * Every mount option the mapping honours (the runtime-spec features' {@code mountOptions}): mount(8)'s flags and
+     * their negations, the recursive attributes ({@code rro}, ...) and the propagation types. Others are passed to
+     * the filesystem as its data (a bind mount warns that it takes none); {@code tmpcopyup} is only warned about.
+     */
+    public static SortedSet<String> mountOptions() {
+        return MountMapping.OPTIONS;
+    }
 
     /**
      * Maps a container's config.

@@ -8,6 +8,7 @@ import static io.a3s.box.spec.guest.MountFlag.MS_RDONLY;
 import static io.a3s.box.spec.guest.MountFlag.MS_REC;
 import static io.a3s.box.spec.guest.MountFlag.MS_STRICTATIME;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -99,6 +100,20 @@ class MappingRulesTest {
         assertEquals(List.of(MS_NOSYMFOLLOW, MS_STRICTATIME), m.recursiveFlags());
         assertEquals(List.of(MS_RDONLY), m.recursiveClearFlags());
         assertTrue(spec.warnings().stream().noneMatch(w -> w.path().startsWith("mounts")), spec.warnings()::toString);
+    }
+
+    @Test
+    void everyMountOptionTheFeaturesNameIsHonouredOnABindMount() throws Exception {
+        // what -info declares (containerd's CRI tells kubelet "recursive read-only works" from "rro") must map
+        // to a flag, a recursive attribute or a propagation, never to the warning of an ignored option
+        assertTrue(SpecMapper.mountOptions().containsAll(List.of("rro", "ro", "rbind", "rprivate", "nosymfollow")));
+        for (String option : SpecMapper.mountOptions()) {
+            GuestContainerSpec spec = map(config("\"mounts\":[{\"destination\":\"/d\",\"source\":\"/srv\","
+                    + "\"options\":[\"rbind\",\"" + option + "\"]}]"));
+            assertTrue(spec.warnings().stream().noneMatch(w -> w.path().startsWith("mounts")),
+                    option + ": " + spec.warnings());
+        }
+        assertFalse(SpecMapper.mountOptions().contains("tmpcopyup"), "only warned about, not honoured");
     }
 
     @Test

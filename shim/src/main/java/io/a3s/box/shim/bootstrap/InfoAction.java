@@ -8,9 +8,11 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.a3s.box.containerd.types.RuntimeInfo;
 import io.a3s.box.containerd.types.RuntimeVersion;
 import io.a3s.box.shim.BuildInfo;
+import io.a3s.box.spec.guest.SpecMapper;
 import io.a3s.box.spec.validate.LinuxNames;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.TreeSet;
 
 /**
@@ -21,12 +23,23 @@ import java.util.TreeSet;
  *
  * <p>The features say only what is true of this runtime; a field left out means "unknown" to the reader, which
  * is what containerd assumes of a shim without {@code -info}. Idmapped mounts are declared absent: containerd
- * then refuses a pod that needs them instead of handing us a spec we would refuse later.
+ * then refuses a pod that needs them instead of handing us a spec we would refuse later. AppArmor and SELinux
+ * are declared disabled: a profile or label in a config is warned about and not applied (the VM is the boundary).
  */
 final class InfoAction {
     static final String FEATURES_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/features/Features";
     /** The newest runtime-spec this runtime was written against; every 1.x config is accepted. */
     static final String OCI_VERSION_MAX = "1.2.1";
+    /**
+     * What the guest agent's libseccomp takes (guest/src/seccomp.c): the architectures it adds to a filter (others
+     * are skipped with a warning), and the filter flags it sets (TSYNC is moot: the filter is loaded before execve,
+     * with one thread).
+     */
+    static final List<String> GUEST_SECCOMP_ARCHITECTURES = List.of("SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",
+            "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390X", "SCMP_ARCH_X32", "SCMP_ARCH_X86",
+            "SCMP_ARCH_X86_64");
+    static final List<String> GUEST_SECCOMP_FLAGS = List.of("SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC");
 
     private InfoAction() {
     }
@@ -67,9 +80,22 @@ final class InfoAction {
         ObjectNode f = json.createObjectNode();
         f.put("ociVersionMin", "1.0.0");
         f.put("ociVersionMax", OCI_VERSION_MAX);
+        SpecMapper.HOOKS.forEach(f.putArray("hooks")::add);
+        // containerd's CRI reads "rro" here to tell kubelet that recursive read-only mounts work
+        SpecMapper.mountOptions().forEach(f.putArray("mountOptions")::add);
         ObjectNode linux = f.putObject("linux");
         new TreeSet<>(LinuxNames.NAMESPACES).forEach(linux.putArray("namespaces")::add);
+        LinuxNames.CAPABILITIES.forEach(linux.putArray("capabilities")::add);
         linux.putObject("cgroup").put("v1", false).put("v2", true);
+        ObjectNode seccomp = linux.putObject("seccomp").put("enabled", true);
+        LinuxNames.SECCOMP_ACTIONS.stream().filter(a -> !a.equals("SCMP_ACT_NOTIFY")).sorted()
+                .forEach(seccomp.putArray("actions")::add);
+        new TreeSet<>(LinuxNames.SECCOMP_OPERATORS).forEach(seccomp.putArray("operators")::add);
+        GUEST_SECCOMP_ARCHITECTURES.forEach(seccomp.putArray("archs")::add);
+        new TreeSet<>(LinuxNames.SECCOMP_FLAGS).forEach(seccomp.putArray("knownFlags")::add);
+        GUEST_SECCOMP_FLAGS.forEach(seccomp.putArray("supportedFlags")::add);
+        linux.putObject("apparmor").put("enabled", false);
+        linux.putObject("selinux").put("enabled", false);
         linux.putObject("mountExtensions").putObject("idmap").put("enabled", false);
         ObjectNode annotations = f.putObject("annotations");
         annotations.put("io.a3s.box.isolation", "microvm");

@@ -297,6 +297,12 @@ class StartDeleteProcessTest {
                 .readTree(info.getFeatures().getValue().toStringUtf8());
         assertEquals("1.0.0", features.path("ociVersionMin").asText());
         assertFalse(features.path("linux").path("mountExtensions").path("idmap").path("enabled").asBoolean(true));
+        // containerd 2.x's TestRuntimeInfo, and CRI's recursive read-only mounts, look for "rro"
+        assertTrue(features.path("mountOptions").toString().contains("\"rro\""), features.toString());
+        assertEquals("[\"prestart\",\"createRuntime\",\"poststart\",\"poststop\"]", features.path("hooks").toString());
+        assertTrue(features.path("linux").path("seccomp").path("enabled").asBoolean(false));
+        assertFalse(features.path("linux").path("seccomp").path("actions").toString().contains("NOTIFY"));
+        assertTrue(features.path("linux").path("capabilities").toString().contains("\"CAP_SYS_ADMIN\""));
         r = ShimProcess.run(ShimProcess.jvmCommand(List.of(), List.of("-info")), tmp, ShimProcess.env(state, ttrpc),
                 new byte[] {(byte) 0xff, 1, 2, 3});
         assertEquals(1, r.exit());
