@@ -2,15 +2,17 @@
 # containerd 2.1's own tests, built from Debian testing's (forky's) packaged Go sources: the package
 # golang-github-containerd-containerd-dev and every golang-* package it needs, and the Go 1.26 toolchain,
 # fetched and unpacked (not installed) into a scratch directory for the build, then removed; only the test
-# binary stays. Nothing of containerd's is kept in this repository. Source after common.sh.
-#   forky_go_test PACKAGE VERSION OUT SCRATCH
-#     PACKAGE  the Go package to build with `go test -c` (github.com/containerd/containerd/v2/integration)
-#     VERSION  the containerd version the sources must be (scripts/fetch-containerd 2.1's VERSION file)
-#     OUT      the test binary
-#     SCRATCH  a directory for the packages and the build, removed after
-forky_go_test() {
-  local pkg=$1 version=$2 out tmp
-  out="$(realpath -m "$3")" tmp="$(realpath -m "$4")"
+# binaries stay. Nothing of containerd's is kept in this repository. Source after common.sh.
+#   forky_containerd_tests VERSION
+#     Sets FORKY_TESTS to build/containerd-tests-VERSION, where it builds, if either is missing, both test
+#     binaries the suites run: integration.test (the CRI tests, integration/) and client.test
+#     (integration/client), from one download (about 300 MB of packages). VERSION is the containerd version the
+#     sources must be (scripts/fetch-containerd 2.1's VERSION file).
+forky_containerd_tests() {
+  local version=$1
+  FORKY_TESTS="$A3S_ROOT/build/containerd-tests-$version"
+  [ -x "$FORKY_TESTS/integration.test" ] && [ -x "$FORKY_TESTS/client.test" ] && return 0
+  local tmp="$FORKY_TESTS/scratch"
   local mirror=http://deb.debian.org/debian suite=forky go_pkgs="golang-1.26-go golang-1.26-src" dev_version gopath
   ensure_packages python3 curl xz-utils
   rm -rf "$tmp"
@@ -38,12 +40,16 @@ forky_go_test() {
   local deb
   for deb in "$tmp"/debs/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
   gopath="$tmp/root/usr/share/gocode"
-  [ -d "$gopath/src/$pkg" ] || die "Debian $suite's containerd sources have no $pkg"
-  say "building $pkg's tests (containerd $version)"
-  (cd "$gopath/src/$pkg" &&
-    PATH="$tmp/root/usr/lib/go-1.26/bin:$PATH" GOROOT="$tmp/root/usr/lib/go-1.26" GOTOOLCHAIN=local \
-      GO111MODULE=off GOPATH="$gopath" GOFLAGS= GOCACHE="$tmp/gocache" \
-      timeout 1800 go test -c -o "$out.part" .) || die "building $pkg's tests failed"
-  mv "$out.part" "$out"
+  local pkg out
+  for pkg in integration integration/client; do
+    out="$FORKY_TESTS/$(basename "$pkg").test"
+    [ -x "$out" ] && continue
+    say "building containerd $version's tests: $pkg"
+    (cd "$gopath/src/github.com/containerd/containerd/v2/$pkg" &&
+      PATH="$tmp/root/usr/lib/go-1.26/bin:$PATH" GOROOT="$tmp/root/usr/lib/go-1.26" GOTOOLCHAIN=local \
+        GO111MODULE=off GOPATH="$gopath" GOFLAGS= GOCACHE="$tmp/gocache" \
+        timeout 1800 go test -c -o "$out.part" .) || die "building containerd's $pkg tests failed"
+    mv "$out.part" "$out"
+  done
   rm -rf "$tmp"
 }

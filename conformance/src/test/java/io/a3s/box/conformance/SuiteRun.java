@@ -90,11 +90,11 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
 
     /**
      * {@link #wrong}, but the a3s-box failures it counts, when they are all it counts, are run once more on their
-     * own ({@code script --no-setup -r A3S -t ^(...)$}): a test that then passes is printed as flaky, with what it
-     * said the first time, and not counted. One test of a suite that fails can leave a container behind, and the
+     * own ({@code script SCRIPT_ARGS --no-setup -r A3S -t ^(...)$}): a test that then passes is printed as flaky,
+     * with what it said the first time, and not counted. One test of a suite that fails can leave a container behind, and the
      * tests after it that count containers fail with it; run alone, each says whether it fails by itself.
      */
-    List<String> wrongAfterRetry(Map<String, String> a3sKnown, Path script, Duration limit)
+    List<String> wrongAfterRetry(Map<String, String> a3sKnown, Path script, Duration limit, String... scriptArgs)
             throws IOException, InterruptedException {
         List<String> wrong = wrong(a3sKnown);
         // test -> its judgement from the first run, taken before the retry writes over the log
@@ -107,8 +107,9 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
         if (failed.isEmpty() || failed.size() != wrong.size()) {
             return wrong;
         }
-        SuiteRun again = of(script, limit, logDir, runcName, a3sName, "--no-setup", "-r", a3sName, "-t",
-                "^(" + String.join("|", failed.keySet()) + ")$");
+        List<String> args = new ArrayList<>(List.of(scriptArgs));
+        args.addAll(List.of("--no-setup", "-r", a3sName, "-t", "^(" + String.join("|", failed.keySet()) + ")$"));
+        SuiteRun again = of(script, limit, logDir, runcName, a3sName, args.toArray(String[]::new));
         List<String> still = new ArrayList<>();
         failed.forEach((test, first) -> {
             String r = again.a3s.get(test);
