@@ -2,7 +2,7 @@
 """Prints the Go source packages (golang-*-dev and the like) that a Debian package needs, from an uncompressed
 Packages index: the package itself and, transitively, every dependency whose name starts with "golang-",
 the Go toolchain aside (the first alternative of an "a | b" dependency; virtual names through Provides).
-One line per package: NAME VERSION FILENAME SHA256. Used by scripts/cri-suite to build containerd's tests
+One line per package: NAME VERSION FILENAME SHA256. Used by scripts/lib/forky-go.sh to build containerd's tests
 against Debian's packaged Go sources without installing them.
 
   deb-closure.py PACKAGES_FILE PACKAGE...

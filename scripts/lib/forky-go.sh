@@ -3,14 +3,20 @@
 # golang-github-containerd-containerd-dev and every golang-* package it needs, and the Go 1.26 toolchain,
 # fetched and unpacked (not installed) into a scratch directory for the build, then removed; only the test
 # binaries stay. Nothing of containerd's is kept in this repository. Source after common.sh.
+#   forky_tests_dir VERSION
+#     Prints build/containerd-tests-VERSION, where the test binaries of that containerd version are.
 #   forky_containerd_tests VERSION
-#     Sets FORKY_TESTS to build/containerd-tests-VERSION, where it builds, if either is missing, both test
+#     Sets FORKY_TESTS to forky_tests_dir's directory, where it builds, if either is missing, both test
 #     binaries the suites run: integration.test (the CRI tests, integration/) and client.test
 #     (integration/client), from one download (about 300 MB of packages). VERSION is the containerd version the
 #     sources must be (scripts/fetch-containerd 2.1's VERSION file).
+forky_tests_dir() {
+  printf '%s\n' "$A3S_ROOT/build/containerd-tests-$1"
+}
+
 forky_containerd_tests() {
   local version=$1
-  FORKY_TESTS="$A3S_ROOT/build/containerd-tests-$version"
+  FORKY_TESTS="$(forky_tests_dir "$version")"
   [ -x "$FORKY_TESTS/integration.test" ] && [ -x "$FORKY_TESTS/client.test" ] && return 0
   local tmp="$FORKY_TESTS/scratch"
   local mirror=http://deb.debian.org/debian suite=forky go_pkgs="golang-1.26-go golang-1.26-src" dev_version gopath

@@ -91,8 +91,9 @@ record SuiteRun(String output, Map<String, String> runc, Map<String, String> a3s
     /**
      * {@link #wrong}, but the a3s-box failures it counts, when they are all it counts, are run once more on their
      * own ({@code script SCRIPT_ARGS --no-setup -r A3S -t ^(...)$}): a test that then passes is printed as flaky,
-     * with what it said the first time, and not counted. One test of a suite that fails can leave a container behind, and the
-     * tests after it that count containers fail with it; run alone, each says whether it fails by itself.
+     * with what it said the first time, and not counted. One test of a suite that fails can leave a container
+     * behind, and the tests after it that count containers fail with it; run alone, each says whether it fails by
+     * itself. {@code scriptArgs} come first in the retry's command line (the suite's series, say).
      */
     List<String> wrongAfterRetry(Map<String, String> a3sKnown, Path script, Duration limit, String... scriptArgs)
             throws IOException, InterruptedException {
