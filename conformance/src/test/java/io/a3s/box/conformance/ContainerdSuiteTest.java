@@ -25,8 +25,6 @@ class ContainerdSuiteTest {
 
     /** Tests of containerd's that fail with a3s-box, and why (the same in both series, where they exist). */
     static final Map<String, String> A3S_KNOWN = Map.of(
-            "TestDaemonRestartWithRunningShim", "checks with kill(pid, 0) on the host that the task's process is "
-                    + "gone: the pid a3s-box reports is the process's pid in the VM",
             "TestTaskUpdate", "reads the task's memory limit from the host cgroup of its pid: the process and its "
                     + "cgroup are in the VM",
             "TestKillContainerDeletedByRunc", "deletes the container behind the shim's back with the runc binary, "

@@ -17,6 +17,7 @@ import io.a3s.box.guest.v1.Seccomp;
 import io.a3s.box.guest.v1.SeccompArg;
 import io.a3s.box.guest.v1.SeccompRule;
 import io.a3s.box.guest.v1.TimeOffset;
+import io.a3s.box.shim.task.TaskPids;
 import io.a3s.box.spec.guest.GuestCapabilities;
 import io.a3s.box.spec.guest.GuestCgroup;
 import io.a3s.box.spec.guest.GuestContainerSpec;
@@ -291,7 +292,7 @@ public final class GuestSpecs {
                 .setUser(ns.contains(GuestNamespace.USER))
                 .setTime(ns.contains(GuestNamespace.TIME))
                 .addAllJoins(joins.stream().map(j -> NamespaceJoin.newBuilder().setType(j.type().ociName())
-                        .setPid(j.pid()).build()).toList())
+                        .setPid(TaskPids.toGuest(j.pid())).build()).toList())
                 .build();
     }
 

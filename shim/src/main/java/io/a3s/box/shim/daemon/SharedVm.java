@@ -65,17 +65,17 @@ final class SharedVm {
         return true;
     }
 
-    synchronized void addInit(int guestPid, String containerId) {
-        inits.put(guestPid, containerId);
+    synchronized void addInit(int pid, String containerId) {
+        inits.put(pid, containerId);
     }
 
-    /** The container whose first process has this guest pid, or null. */
-    synchronized String containerOf(int guestPid) {
-        return inits.get(guestPid);
+    /** The container whose first process has this pid (as reported, {@code TaskPids}), or null. */
+    synchronized String containerOf(int pid) {
+        return inits.get(pid);
     }
 
-    synchronized void removeInit(int guestPid) {
-        inits.remove(guestPid);
+    synchronized void removeInit(int pid) {
+        inits.remove(pid);
     }
 
     synchronized void forwardPorts(AutoCloseable forward) {

@@ -17,6 +17,7 @@ import io.a3s.box.shim.stdio.StdioPaths;
 import io.a3s.box.shim.sys.HostCgroups;
 import io.a3s.box.shim.task.Container;
 import io.a3s.box.shim.task.TaskFactory;
+import io.a3s.box.shim.task.TaskPids;
 import io.a3s.box.shim.vm.VmConfig;
 import io.a3s.box.shim.vm.VmInstance;
 import io.a3s.box.spec.SpecException;
@@ -141,8 +142,8 @@ final class VmTaskFactory implements TaskFactory {
                     .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
             guestSpec = GuestSpecs.withSources(withHostLookups(guestSpec, spec), renamed);
             long tShare = System.nanoTime();
-            pid = vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
-                    .setSpec(guestSpec).build(), GUEST_CREATE_DEADLINE).getPid();
+            pid = TaskPids.ofGuest(vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
+                    .setSpec(guestSpec).build(), GUEST_CREATE_DEADLINE).getPid());
             shared.addInit(pid, id);
             long tGuest = System.nanoTime();
             log.info("create task {}: {} ms (spec {}, rootfs {}, {} {} {}, share {}, guest {})", id,
@@ -162,11 +163,11 @@ final class VmTaskFactory implements TaskFactory {
                 registered = true;
             }
             SharedVm vmOfTask = shared;
-            int guestPid = pid;
+            int initPid = pid;
             boolean sandboxOfPod = registered;
             VmSandbox sandbox = new VmSandbox(shared, exports, rootfsMounted ? rootfs : null, taskFile, () -> {
                 specs.forget(id);
-                vmOfTask.removeInit(guestPid);
+                vmOfTask.removeInit(initPid);
                 if (sandboxOfPod) {
                     pods.forget(vmOfTask);
                 }
@@ -249,7 +250,8 @@ final class VmTaskFactory implements TaskFactory {
         for (GuestNamespaceJoin join : spec.joins()) {
             if (shared.containerOf(join.pid()) == null) {
                 throw Code.INVALID_ARGUMENT.toException("%s: process %d is not the first process of a container of"
-                        + " pod %s (pids here are the VM's)", join.specPath(), join.pid(), shared.podId());
+                        + " pod %s (the pids a3s-box reports are the VM's plus %d)", join.specPath(), join.pid(),
+                        shared.podId(), TaskPids.OFFSET);
             }
         }
     }

@@ -228,8 +228,8 @@ public final class Container {
             lock.unlock();
         }
         try {
-            int pid = agent().execProcess(ExecProcessRequest.newBuilder().setContainerId(id).setExecId(execId)
-                    .setProcess(spec).build(), EXEC_CREATE).getPid();
+            int pid = TaskPids.ofGuest(agent().execProcess(ExecProcessRequest.newBuilder().setContainerId(id)
+                    .setExecId(execId).setProcess(spec).build(), EXEC_CREATE).getPid());
             lock.lock();
             try {
                 p.pid = pid;
@@ -463,7 +463,8 @@ public final class Container {
         List<PidInfo> out = new ArrayList<>();
         try {
             ListPidsResponse r = agent().listPids(ContainerRequest.newBuilder().setContainerId(id).build(), CALL);
-            for (int pid : r.getPidsList()) {
+            for (int guestPid : r.getPidsList()) {
+                int pid = TaskPids.ofGuest(guestPid);
                 out.add(new PidInfo(pid, execByPid.getOrDefault(pid, "")));
             }
         } catch (StatusException e) {

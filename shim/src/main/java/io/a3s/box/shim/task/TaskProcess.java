@@ -17,7 +17,7 @@ final class TaskProcess {
     final CompletableFuture<ExitStatus> exited = new CompletableFuture<>();
     // guarded by container lock
     ProcessState state = ProcessState.CREATED;
-    // guarded by container lock; the guest pid, known once created
+    // guarded by container lock; the pid as reported (TaskPids), known once created
     int pid;
     // guarded by container lock; the exit has been published (or is deliberately not, for a deleted process)
     boolean exitPublished;

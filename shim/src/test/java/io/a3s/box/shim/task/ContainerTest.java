@@ -83,9 +83,9 @@ class ContainerTest {
     /** What a TaskFactory does: the agent parks the init, then the host takes it over. */
     Container create(String id, StdioPaths stdio, String... args) throws Exception {
         FakeSandbox sb = newSandbox("vm-" + id);
-        int pid = sb.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
+        int pid = TaskPids.ofGuest(sb.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
                 .setSpec(ContainerSpec.newBuilder().setProcess(spec(stdio.hasStdin(), args))).build(),
-                Duration.ofSeconds(5)).getPid();
+                Duration.ofSeconds(5)).getPid());
         return new Container(id, dir.resolve("bundle-" + id).toString(), pid, stdio, sb, e -> sink.publish(e),
                 Clock.systemUTC());
     }
@@ -603,6 +603,7 @@ class ContainerTest {
     @Test
     void pidsAreNeverEmpty() throws Exception {
         Container c = create("p", NO_STDIO, "sleep");
+        assertTrue(c.initPid() > TaskPids.OFFSET, "pids are reported above every host pid: " + c.initPid());
         assertEquals(List.of(new Container.PidInfo(c.initPid(), "")), c.pids(), "a parked init is in the cgroup");
         c.start("");
         c.exec("e1", spec(false, "sleep"), NO_STDIO);

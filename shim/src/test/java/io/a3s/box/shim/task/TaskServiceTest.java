@@ -132,10 +132,10 @@ class TaskServiceTest {
         sandboxes.add(sb);
         try {
             StdioPaths stdio = new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal());
-            int pid = sb.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(req.getId())
-                    .setSpec(ContainerSpec.newBuilder().setProcess(ProcessSpec.newBuilder().addAllArgs(args)
-                            .setTerminal(req.getTerminal()).setStdin(stdio.hasStdin()))).build(),
-                    Duration.ofSeconds(5)).getPid();
+            int pid = TaskPids.ofGuest(sb.agent().createContainer(CreateContainerRequest.newBuilder()
+                    .setContainerId(req.getId()).setSpec(ContainerSpec.newBuilder().setProcess(ProcessSpec.newBuilder()
+                            .addAllArgs(args).setTerminal(req.getTerminal()).setStdin(stdio.hasStdin()))).build(),
+                    Duration.ofSeconds(5)).getPid());
             Container c = new Container(req.getId(), req.getBundle(), pid, stdio, sb, bus.forNamespace(ns),
                     Clock.systemUTC());
             vmOfTask.put(ns + "/" + req.getId(), sb);
