@@ -9,6 +9,8 @@ import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.Int64Value;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
 import io.a3s.box.conformance.cri.v1.Mount;
+import io.a3s.box.conformance.cri.v1.NamespaceMode;
+import io.a3s.box.conformance.cri.v1.NamespaceOption;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
 import io.a3s.box.conformance.cri.v1.PodSandboxState;
 import io.a3s.box.conformance.cri.v1.PodSandboxStatus;
@@ -564,6 +566,37 @@ class CriPodTest {
             assertEquals("shared-host", seenByA.get(2));
             assertEquals(seenByA, seenByB, "container a sees " + seenByA + ", container b " + seenByB);
             assertPlacement(podId, List.of(a, b));
+        }
+
+        @Test
+        void containersOfAPodThatSharesItsProcessNamespaceSeeEachOthersProcesses() throws Exception {
+            // shareProcessNamespace: CRI joins each container to the sandbox's pid namespace through
+            // /proc/<the pid the runtime reported for the sandbox>/ns/pid; the pod goes leaving nothing behind
+            // (Kata #3913: a shim leaked with shareProcessNamespace; the @AfterEach checks)
+            NamespaceOption shared = PrivateCri.kubeletNamespaces().toBuilder().setPid(NamespaceMode.POD).build();
+            PodSandboxConfig base = h.pod("sharedpid", "sharedpid-host");
+            PodSandboxConfig pod = base.toBuilder().setLinux(base.getLinux().toBuilder().setSecurityContext(
+                    base.getLinux().getSecurityContext().toBuilder().setNamespaceOptions(shared))).build();
+            String podId = runPod(pod);
+            String a = runContainer(podId, pod, sharingPid(PrivateCri.container("a", "sleep", "2001"), shared));
+            String b = runContainer(podId, pod, sharingPid(PrivateCri.container("b", "sleep", "2002"), shared));
+            List<String> probe = List.of("sh", "-c", "readlink /proc/self/ns/pid; ps -o args");
+            ExecSyncResponse ra = h.cri.execSync(a, probe, 60);
+            ExecSyncResponse rb = h.cri.execSync(b, probe, 60);
+            assertEquals(0, ra.getExitCode(), ra.getStderr().toString(StandardCharsets.UTF_8));
+            assertEquals(0, rb.getExitCode(), rb.getStderr().toString(StandardCharsets.UTF_8));
+            String seenByA = ra.getStdout().toString(StandardCharsets.UTF_8);
+            String seenByB = rb.getStdout().toString(StandardCharsets.UTF_8);
+            assertEquals(seenByA.lines().findFirst(), seenByB.lines().findFirst(), "one pid namespace:\n" + seenByA
+                    + "\n" + seenByB);
+            assertTrue(seenByA.contains("sleep 2002") && seenByB.contains("sleep 2001"),
+                    "each sees the other's process:\n" + seenByA + "\n" + seenByB);
+            assertPlacement(podId, List.of(a, b));
+        }
+
+        private static ContainerConfig sharingPid(ContainerConfig c, NamespaceOption namespaces) {
+            return c.toBuilder().setLinux(c.getLinux().toBuilder().setSecurityContext(c.getLinux()
+                    .getSecurityContext().toBuilder().setNamespaceOptions(namespaces))).build();
         }
 
         @Test

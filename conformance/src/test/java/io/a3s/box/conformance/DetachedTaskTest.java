@@ -137,6 +137,21 @@ class DetachedTaskTest extends ConformanceTest {
     }
 
     @Test
+    void anExecSilentForLongerThanAnyCallDeadlineStillGetsItsOutputThrough() throws Exception {
+        // Kata #5249: kubectl exec hung once its command had been silent for 30 s (a receive timeout on the
+        // runtime's connection to its agent). The shim's guest calls have 30 s deadlines; a stream has none.
+        h.runDetached("d-quiet", "sleep", "600");
+        try {
+            PrivateContainerd.Result r = h.ctr("task", "exec", "--exec-id", "quiet", "d-quiet", "sh", "-c",
+                    "echo early; sleep 35; echo late; exit 3");
+            assertEquals("early\nlate\n", r.stdout(), r.stderr());
+            assertEquals(3, r.exitCode());
+        } finally {
+            h.remove("d-quiet");
+        }
+    }
+
+    @Test
     void execOfAMissingBinaryFailsAtOnceAndTheTaskGoesOn() throws Exception {
         // Kata #8026: crictl/kubectl exec of a command that does not exist hangs for 60 s there
         h.runDetached("d-nobin", "sleep", "600");
