@@ -1,5 +1,8 @@
 package io.a3s.box.shim.task;
 
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.StatusException;
+
 /**
  * The pids containerd is told. A container's processes live in the VM, and their pids there name, on the host,
  * some other process or none: a host tool that acts on a task's pid ({@code kill}, {@code kill(pid, 0)} to see
@@ -16,10 +19,14 @@ public final class TaskPids {
     private TaskPids() {
     }
 
-    /** The pid containerd sees for a process the agent knows by {@code guestPid} (0, "none", stays 0). */
-    public static int ofGuest(int guestPid) {
+    /**
+     * The pid containerd sees for a process the agent knows by {@code guestPid} (0, "none", stays 0). An agent that
+     * answers what no kernel can give a process fails the call (INTERNAL), through the caller's usual cleanup.
+     */
+    public static int ofGuest(int guestPid) throws StatusException {
         if (guestPid < 0 || guestPid >= OFFSET) {
-            throw new IllegalArgumentException("guest pid " + guestPid + " out of range");
+            throw Code.INTERNAL.toException("the guest agent answered pid %d, which no process can have (0 to %d)",
+                    guestPid, OFFSET - 1);
         }
         return guestPid == 0 ? 0 : OFFSET + guestPid;
     }

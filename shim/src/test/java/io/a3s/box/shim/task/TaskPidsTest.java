@@ -1,5 +1,7 @@
 package io.a3s.box.shim.task;
 
+import io.a3s.box.ttrpc.Code;
+import io.a3s.box.ttrpc.StatusException;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -19,7 +21,7 @@ class TaskPidsTest {
     }
 
     @Test
-    void theMappingIsOneToOneAndTellsTheVmsPid() {
+    void theMappingIsOneToOneAndTellsTheVmsPid() throws Exception {
         for (int guest : new int[] {1, 2, 81, 32767, TaskPids.OFFSET - 1}) {
             assertEquals(guest, TaskPids.toGuest(TaskPids.ofGuest(guest)));
         }
@@ -33,7 +35,9 @@ class TaskPidsTest {
         assertEquals(-1, TaskPids.toGuest(TaskPids.OFFSET));
         assertEquals(-1, TaskPids.toGuest(2L * TaskPids.OFFSET));
         assertEquals(-1, TaskPids.toGuest(0));
-        assertThrows(IllegalArgumentException.class, () -> TaskPids.ofGuest(-1));
-        assertThrows(IllegalArgumentException.class, () -> TaskPids.ofGuest(TaskPids.OFFSET));
+        StatusException e = assertThrows(StatusException.class, () -> TaskPids.ofGuest(-1));
+        assertEquals(Code.INTERNAL, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("answered pid -1"), e.getMessage());
+        assertThrows(StatusException.class, () -> TaskPids.ofGuest(TaskPids.OFFSET));
     }
 }
