@@ -162,7 +162,8 @@ final class MountMapping {
         return new Mapped(
                 new GuestMount("bind", guestSource, m.destination(), List.copyOf(flags), List.copyOf(recursive),
                         "", propagation, List.copyOf(recursiveClear)),
-                new ShareBind(hostSource, guestSource, readonly, path.toString()));
+                new ShareBind(hostSource, guestSource, readonly, ShareBind.HostPropagation.of(propagation),
+                        path.toString()));
     }
 
     /** Whether a mount that is not a bind mount is one the guest kernel can create by itself. */

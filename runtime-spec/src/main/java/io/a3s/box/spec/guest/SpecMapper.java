@@ -102,7 +102,7 @@ public final class SpecMapper {
             // an image may lack before it remounts the rootfs read-only, as runc does; a read-only bind
             // would make such an image fail with EROFS (ctr run --read-only).
             shares.add(new ShareBind(bundle.resolve(rootfs.path()).normalize().toString(), guestRoot.path(),
-                    false, root.field("root").field("path").toString()));
+                    false, ShareBind.HostPropagation.SLAVE, root.field("root").field("path").toString()));
         }
         List<GuestMount> mounts = new ArrayList<>();
         List<Mount> ociMounts = spec.mounts() != null ? spec.mounts() : List.of();

@@ -6,6 +6,7 @@ import static io.a3s.box.spec.guest.MountFlag.MS_NOEXEC;
 import static io.a3s.box.spec.guest.MountFlag.MS_NOSUID;
 import static io.a3s.box.spec.guest.MountFlag.MS_RDONLY;
 import static io.a3s.box.spec.guest.MountFlag.MS_REC;
+import static io.a3s.box.spec.guest.ShareBind.HostPropagation.SLAVE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -43,7 +44,7 @@ class FixtureMappingTest {
         GuestContainerSpec spec = Fixtures.mapped(name);
         assertEquals("c1", spec.containerId());
         assertEquals(SHARE + "/rootfs", spec.root().path());
-        assertEquals(new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", false, "root.path"),
+        assertEquals(new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", false, SLAVE, "root.path"),
                 spec.shares().getFirst());
         assertTrue(spec.namespaces().contains(GuestNamespace.MOUNT));
         assertNotNull(spec.process());
@@ -139,9 +140,9 @@ class FixtureMappingTest {
                 extra);
         // A directory and a file: the host side binds both into the share, read-only as in the config.
         assertEquals(List.of(
-                new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", false, "root.path"),
-                new ShareBind("/tmp", VOLUMES + "/7", true, "mounts[7]"),
-                new ShareBind("/etc/hostname", VOLUMES + "/8", true, "mounts[8]")), spec.shares());
+                new ShareBind(Fixtures.BUNDLE + "/rootfs", SHARE + "/rootfs", false, SLAVE, "root.path"),
+                new ShareBind("/tmp", VOLUMES + "/7", true, SLAVE, "mounts[7]"),
+                new ShareBind("/etc/hostname", VOLUMES + "/8", true, SLAVE, "mounts[8]")), spec.shares());
     }
 
     @Test
@@ -301,7 +302,7 @@ class FixtureMappingTest {
         assertTrue(spec.root().readonly());
         assertEquals(new GuestMount("bind", VOLUMES + "/7", "/data", List.of(MS_BIND, MS_REC), List.of(), "",
                 null), spec.mounts().get(7));
-        assertEquals(new ShareBind("/tmp", VOLUMES + "/7", false, "mounts[7]"), spec.shares().get(1));
+        assertEquals(new ShareBind("/tmp", VOLUMES + "/7", false, SLAVE, "mounts[7]"), spec.shares().get(1));
         assertEquals(536870912L, spec.cgroup().memoryMax());
         assertEquals(200000L, spec.cgroup().cpuQuota());
         assertEquals(new VmSizing(2, 512 + SpecMapper.VM_MEMORY_OVERHEAD_MIB, null, null), spec.vm());

@@ -7,6 +7,9 @@ import static io.a3s.box.spec.guest.MountFlag.MS_NOSYMFOLLOW;
 import static io.a3s.box.spec.guest.MountFlag.MS_RDONLY;
 import static io.a3s.box.spec.guest.MountFlag.MS_REC;
 import static io.a3s.box.spec.guest.MountFlag.MS_STRICTATIME;
+import static io.a3s.box.spec.guest.ShareBind.HostPropagation.PRIVATE;
+import static io.a3s.box.spec.guest.ShareBind.HostPropagation.SHARED;
+import static io.a3s.box.spec.guest.ShareBind.HostPropagation.SLAVE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -18,6 +21,7 @@ import io.a3s.box.spec.SpecException;
 import io.a3s.box.spec.oci.OciJson;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -63,8 +67,26 @@ class MappingRulesTest {
                         + "\"options\":[\"rbind\",\"rprivate\",\"nosuid\",\"ro\"]}]"));
         assertEquals(new GuestMount("bind", "/run/a3s/volumes/c1/0", "/data",
                 List.of(MS_RDONLY, MS_NOSUID, MS_BIND, MS_REC), List.of(), "", "rprivate"), spec.mounts().getFirst());
-        assertEquals(new ShareBind("/bundles/c1/volumes/data", "/run/a3s/volumes/c1/0", true, "mounts[0]"),
+        assertEquals(new ShareBind("/bundles/c1/volumes/data", "/run/a3s/volumes/c1/0", true, PRIVATE, "mounts[0]"),
                 spec.shares().get(1));
+    }
+
+    @Test
+    void aBindsPropagationDecidesWhichHostMountsReachItsShare() throws Exception {
+        // CRI: PROPAGATION_PRIVATE is rprivate, HOST_TO_CONTAINER rslave, BIDIRECTIONAL rshared; ctr gives none
+        Map<String, ShareBind.HostPropagation> expected = new LinkedHashMap<>();
+        expected.put("\"rprivate\",", PRIVATE);
+        expected.put("\"private\",", PRIVATE);
+        expected.put("\"runbindable\",", PRIVATE);
+        expected.put("\"rslave\",", SLAVE);
+        expected.put("", SLAVE);
+        expected.put("\"rshared\",", SHARED);
+        expected.put("\"shared\",", SHARED);
+        for (var e : expected.entrySet()) {
+            GuestContainerSpec spec = map(config("\"mounts\":[{\"destination\":\"/data\",\"type\":\"bind\","
+                    + "\"source\":\"/srv\",\"options\":[" + e.getKey() + "\"rbind\"]}]"));
+            assertEquals(e.getValue(), spec.shares().get(1).propagation(), e.getKey());
+        }
     }
 
     @Test

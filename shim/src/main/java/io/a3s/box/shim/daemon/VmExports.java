@@ -20,8 +20,8 @@ import java.util.Map;
  * and lookups through one fail once the other is unmounted ({@code docs/vm.md}). That happens as soon as two
  * containers of a pod mount the same host file (CRI gives every container of a pod the sandbox's
  * {@code /etc/hosts}, {@code resolv.conf} and {@code /dev/shm}), or one container mounts a directory twice. So a
- * second bind of the same source (and the same read-only flag) reuses the first export, counted, and the
- * guest-side mount reads from that export's path. Thread-safe.
+ * second bind of the same source (with the same read-only flag and propagation) reuses the first export, counted,
+ * and the guest-side mount reads from that export's path. Thread-safe.
  */
 final class VmExports {
     /** What a bind gave: the guest path to mount from (maybe another container's export) and the key to unbind. */
@@ -47,7 +47,7 @@ final class VmExports {
         Object key;
         try {
             key = java.util.List.of(Files.readAttributes(source, BasicFileAttributes.class).fileKey(),
-                    share.readonly());
+                    share.readonly(), share.propagation());
         } catch (NoSuchFileException e) {
             throw missing(share);
         }
@@ -58,7 +58,7 @@ final class VmExports {
         }
         Path mountPoint;
         try {
-            mountPoint = vm.bind(source, share.guestPath(), share.readonly());
+            mountPoint = vm.bind(source, share.guestPath(), share.readonly(), share.propagation());
         } catch (NoSuchFileException ex) {
             throw missing(share);
         } catch (Linux.ErrnoException | IllegalArgumentException ex) {

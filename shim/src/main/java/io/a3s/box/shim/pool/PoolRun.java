@@ -346,7 +346,8 @@ final class PoolRun {
         long t4;
         try {
             for (ShareBind share : spec.shares()) {
-                mounts.add(vm.bind(Path.of(share.hostPath()), share.guestPath(), share.readonly()));
+                mounts.add(vm.bind(Path.of(share.hostPath()), share.guestPath(), share.readonly(),
+                        share.propagation()));
             }
             ContainerSpec guest = GuestSpecs.toProto(spec);
             guest = guest.toBuilder().setProcess(guest.getProcess().toBuilder()

@@ -44,6 +44,7 @@ public final class Linux {
     public static final long MS_BIND = 4096;
     public static final long MS_REC = 16384;
     public static final long MS_PRIVATE = 1L << 18;
+    public static final long MS_SLAVE = 1L << 19;
 
     public static final short POLLIN = 0x1;
     public static final short POLLERR = 0x8;

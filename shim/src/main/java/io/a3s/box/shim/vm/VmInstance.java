@@ -2,6 +2,7 @@ package io.a3s.box.shim.vm;
 
 import io.a3s.box.shim.guest.AgentClient;
 import io.a3s.box.shim.sys.Linux;
+import io.a3s.box.spec.guest.ShareBind;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -123,12 +124,16 @@ public interface VmInstance extends AutoCloseable {
 
     /**
      * Bind-mounts {@code source} (a directory or a file) where the guest sees {@code guestPath}, creating the
-     * mount point; read-only if asked. Returns the host mount point, for the caller to unmount.
+     * mount point; read-only if asked. The bind takes {@code propagation}: 9p reads through it live, so a mount
+     * the host makes under {@code source} later shows in the guest exactly when it propagates to the bind (a
+     * private bind sees none, as a runc container's {@code rprivate} mount). Returns the host mount point, for
+     * the caller to unmount.
      *
      * @throws NoSuchFileException if {@code source} does not exist
      * @throws IllegalArgumentException if {@code guestPath} is not in an exported directory
      */
-    default Path bind(Path source, String guestPath, boolean readOnly) throws IOException {
+    default Path bind(Path source, String guestPath, boolean readOnly, ShareBind.HostPropagation propagation)
+            throws IOException {
         Path target = hostPath(guestPath);
         if (!Files.exists(source)) {
             throw new NoSuchFileException(source.toString(), null, "mount source does not exist");
@@ -140,6 +145,23 @@ public interface VmInstance extends AutoCloseable {
             Files.createFile(target);
         }
         Linux.bindMount(source.toString(), target.toString(), readOnly);
+        long flags = switch (propagation) {
+            case PRIVATE -> Linux.MS_PRIVATE | Linux.MS_REC;
+            case SLAVE -> Linux.MS_SLAVE | Linux.MS_REC;
+            case SHARED -> 0; // a bind of a shared mount is its peer already
+        };
+        if (flags != 0) {
+            try {
+                Linux.mount(null, target.toString(), null, flags, null);
+            } catch (Linux.ErrnoException e) {
+                try {
+                    Linux.umount2(target.toString(), Linux.MNT_DETACH);
+                } catch (Linux.ErrnoException ignored) {
+                    // the bind stays; the VM's teardown unmounts everything under its state directory
+                }
+                throw e;
+            }
+        }
         return target;
     }
 

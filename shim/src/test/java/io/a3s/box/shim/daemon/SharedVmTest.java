@@ -1,5 +1,6 @@
 package io.a3s.box.shim.daemon;
 
+import static io.a3s.box.spec.guest.ShareBind.HostPropagation.SLAVE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -65,8 +66,8 @@ class SharedVmTest {
     void theSameSourceIsExportedOnceAndUnmountedWithItsLastUser() throws Exception {
         SharedVm vm = vm("pod");
         Path hosts = Files.writeString(dir.resolve("hosts"), "127.0.0.1 localhost\n");
-        var a = vm.exports().bind(new ShareBind(hosts.toString(), "/run/a3s/volumes/a/0", false, "mounts[0]"));
-        var b = vm.exports().bind(new ShareBind(hosts.toString(), "/run/a3s/volumes/b/0", false, "mounts[0]"));
+        var a = vm.exports().bind(new ShareBind(hosts.toString(), "/run/a3s/volumes/a/0", false, SLAVE, "mounts[0]"));
+        var b = vm.exports().bind(new ShareBind(hosts.toString(), "/run/a3s/volumes/b/0", false, SLAVE, "mounts[0]"));
         Path first = dir.resolve("vm/volumes/a/0");
         mountPoints.add(first);
         assertEquals("/run/a3s/volumes/a/0", a.guestPath());
@@ -75,7 +76,7 @@ class SharedVmTest {
         assertFalse(Files.exists(dir.resolve("vm/volumes/b/0")), "no second export of the same file");
 
         // read-only is part of the export: the same source read-only is a second export
-        var ro = vm.exports().bind(new ShareBind(hosts.toString(), "/run/a3s/volumes/b/1", true, "mounts[1]"));
+        var ro = vm.exports().bind(new ShareBind(hosts.toString(), "/run/a3s/volumes/b/1", true, SLAVE, "mounts[1]"));
         mountPoints.add(dir.resolve("vm/volumes/b/1"));
         assertEquals("/run/a3s/volumes/b/1", ro.guestPath());
 
@@ -90,7 +91,7 @@ class SharedVmTest {
     @Test
     void aMissingSourceNamesTheField() throws Exception {
         StatusException e = assertThrows(StatusException.class, () -> vm(null).exports().bind(
-                new ShareBind(dir.resolve("nope").toString(), "/run/a3s/volumes/a/0", false, "mounts[3]")));
+                new ShareBind(dir.resolve("nope").toString(), "/run/a3s/volumes/a/0", false, SLAVE, "mounts[3]")));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
         assertEquals("mounts[3]: mount source " + dir.resolve("nope") + " does not exist",
                 e.status().description());
