@@ -1,5 +1,6 @@
 package io.a3s.box.conformance;
 
+import io.a3s.box.conformance.cri.v1.Capability;
 import io.a3s.box.conformance.cri.v1.ContainerConfig;
 import io.a3s.box.conformance.cri.v1.ContainerState;
 import io.a3s.box.conformance.cri.v1.ContainerStats;
@@ -8,7 +9,9 @@ import io.a3s.box.conformance.cri.v1.DNSConfig;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.Int64Value;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
+import io.a3s.box.conformance.cri.v1.LinuxContainerSecurityContext;
 import io.a3s.box.conformance.cri.v1.Mount;
+import io.a3s.box.conformance.cri.v1.MountPropagation;
 import io.a3s.box.conformance.cri.v1.NamespaceMode;
 import io.a3s.box.conformance.cri.v1.NamespaceOption;
 import io.a3s.box.conformance.cri.v1.PodSandboxConfig;
@@ -480,13 +483,14 @@ class CriPodTest {
             // kubelet's safe sysctls, set on the pod: one of its ipc namespace, one of its network namespace
             PodSandboxConfig pod = h.pod("sysctl", "sysctl-host");
             pod = pod.toBuilder().setLinux(pod.getLinux().toBuilder().putSysctls("kernel.shm_rmid_forced", "1")
-                    .putSysctls("net.ipv4.ip_unprivileged_port_start", "0")).build();
+                    .putSysctls("net.ipv4.ip_unprivileged_port_start", "0")
+                    .putSysctls("fs.mqueue.msg_max", "100")).build(); // an unsafe one too (critest's)
             String podId = runPod(pod);
             String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
             ExecSyncResponse r = h.cri.execSync(id, List.of("cat", "/proc/sys/kernel/shm_rmid_forced",
-                    "/proc/sys/net/ipv4/ip_unprivileged_port_start"), 60);
-            assertEquals(List.of("1", "0"), r.getStdout().toString(StandardCharsets.UTF_8).lines().map(String::strip)
-                    .toList(), () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
+                    "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/fs/mqueue/msg_max"), 60);
+            assertEquals(List.of("1", "0", "100"), r.getStdout().toString(StandardCharsets.UTF_8).lines()
+                    .map(String::strip).toList(), () -> "stderr: " + r.getStderr().toString(StandardCharsets.UTF_8));
         }
 
         @Test
@@ -597,6 +601,211 @@ class CriPodTest {
         private static ContainerConfig sharingPid(ContainerConfig c, NamespaceOption namespaces) {
             return c.toBuilder().setLinux(c.getLinux().toBuilder().setSecurityContext(c.getLinux()
                     .getSecurityContext().toBuilder().setNamespaceOptions(namespaces))).build();
+        }
+
+        // ---- what critest (kubernetes-sigs/cri-tools, "[k8s.io] Security Context" and "Container Mount
+        // Propagation") checks of a runtime, each for runc and a3s; docs/testing.md maps them
+
+        @Test
+        void aPrivilegedContainerAndOneGrantedNetAdminCanAddABridgeAndAPlainOneCannot() throws Exception {
+            // critest "Privileged is true/false", "adding capability": brctl addbr, which needs the bridge driver
+            PodSandboxConfig pod = privileged(h.pod("bridge", "bridge-host"));
+            String podId = runPod(pod);
+            String priv = runContainer(podId, pod, secured(PrivateCri.container("priv", "sleep", "1000"),
+                    s -> s.setPrivileged(true)));
+            String admin = runContainer(podId, pod, secured(PrivateCri.container("admin", "sleep", "1000"),
+                    s -> s.setCapabilities(Capability.newBuilder().addAddCapabilities("NET_ADMIN"))));
+            String plain = runContainer(podId, pod, "plain", "sleep", "1000");
+            assertExec(priv, 0, "brctl", "addbr", "br-priv");
+            assertExec(admin, 0, "brctl", "addbr", "br-admin");
+            ExecSyncResponse r = h.cri.execSync(plain, List.of("brctl", "addbr", "br-plain"), 60);
+            assertNotEquals(0, r.getExitCode(), "a container without CAP_NET_ADMIN added a bridge");
+        }
+
+        @Test
+        void theCapabilitiesAddedAndDroppedAreTheContainersBoundingSet() throws Exception {
+            // critest "dropping capability" (NET_RAW: ping refused), "adding/dropping ALL capabilities" (CapBnd)
+            PodSandboxConfig pod = h.pod("caps", "caps-host");
+            String podId = runPod(pod);
+            String noRaw = runContainer(podId, pod, secured(PrivateCri.container("noraw", "sleep", "1000"),
+                    s -> s.setCapabilities(Capability.newBuilder().addDropCapabilities("NET_RAW"))));
+            String all = runContainer(podId, pod, secured(PrivateCri.container("all", "sleep", "1000"),
+                    s -> s.setCapabilities(Capability.newBuilder().addAddCapabilities("ALL"))));
+            String none = runContainer(podId, pod, secured(PrivateCri.container("none", "sleep", "1000"),
+                    s -> s.setCapabilities(Capability.newBuilder().addDropCapabilities("ALL"))));
+            ExecSyncResponse r = h.cri.execSync(noRaw, List.of("ping", "-c", "1", "127.0.0.1"), 60);
+            String err = r.getStderr().toString(StandardCharsets.UTF_8);
+            assertNotEquals(0, r.getExitCode(), "ping without CAP_NET_RAW: " + r.getStdout().toStringUtf8());
+            assertTrue(err.toLowerCase(java.util.Locale.ROOT).contains("permission denied"), err);
+            List<String> bounding = List.of("grep", "^CapBnd:", "/proc/self/status");
+            assertNotEquals("CapBnd:\t0000000000000000", exec(all, bounding));
+            assertEquals("CapBnd:\t0000000000000000", exec(none, bounding));
+        }
+
+        @Test
+        void theMaskedAndReadOnlyPathsTheContainerNamesHold() throws Exception {
+            // critest "MaskedPaths", "ReadonlyPaths": CRI's lists replace the runtime's defaults
+            PodSandboxConfig pod = h.pod("paths", "paths-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, secured(PrivateCri.container("sleeper", "sleep", "1000"),
+                    s -> s.addMaskedPaths("/etc/passwd").addMaskedPaths("/home").addReadonlyPaths("/tmp")));
+            assertEquals("0", exec(id, List.of("sh", "-c", "wc -c < /etc/passwd")), "a masked file reads empty");
+            assertEquals("", exec(id, List.of("ls", "-A", "/home")), "a masked directory is empty");
+            assertNotEquals("0", exec(id, List.of("sh", "-c", "wc -c < /etc/group")), "an unmasked file");
+            ExecSyncResponse r = h.cri.execSync(id, List.of("touch", "/tmp/test"), 60);
+            assertNotEquals(0, r.getExitCode());
+            assertEquals("touch: /tmp/test: Read-only file system\n", r.getStderr().toString(StandardCharsets.UTF_8));
+        }
+
+        @Test
+        void seccompProfilesFromHostFilesUnconfinedAndPrivilegedHold() throws Exception {
+            // critest "SeccompProfilePath": a Localhost profile is a file on the host, which containerd reads
+            Path dir = Files.createTempDirectory("a3s-seccomp");
+            try {
+                Path chmod = Files.writeString(dir.resolve("block-chmod.json"), """
+                        {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chmod","fchmodat","fchmodat2"],\
+                        "action":"SCMP_ACT_ERRNO"}]}""");
+                Path hostname = Files.writeString(dir.resolve("block-host-name.json"), """
+                        {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["sethostname"],\
+                        "action":"SCMP_ACT_ERRNO"}]}""");
+                PodSandboxConfig pod = h.pod("seccompfile", "seccompfile-host");
+                String podId = runPod(pod);
+                String noChmod = runContainer(podId, pod, secured(PrivateCri.container("nochmod", "sleep", "1000"),
+                        s -> s.setSeccomp(localhost(chmod))));
+                String free = runContainer(podId, pod, secured(PrivateCri.container("free", "sleep", "1000"),
+                        s -> s.setSeccomp(SecurityProfile.newBuilder().setProfileType(
+                                SecurityProfile.ProfileType.Unconfined)).setCapabilities(Capability.newBuilder()
+                                .addAddCapabilities("SYS_ADMIN"))));
+                String noHostname = runContainer(podId, pod, secured(PrivateCri.container("nohostname", "sleep",
+                        "1000"), s -> s.setSeccomp(localhost(hostname)).setCapabilities(Capability.newBuilder()
+                        .addAddCapabilities("SYS_ADMIN"))));
+                ExecSyncResponse r = h.cri.execSync(noChmod, List.of("chmod", "400", "/"), 60);
+                assertNotEquals(0, r.getExitCode(), "chmod under a profile that blocks it");
+                assertTrue(r.getStderr().toStringUtf8().contains("Operation not permitted"),
+                        r.getStderr().toStringUtf8());
+                assertEquals("Seccomp:\t0", exec(free, List.of("grep", "^Seccomp:", "/proc/self/status")));
+                assertExec(free, 0, "hostname", "ANewHostName");
+                r = h.cri.execSync(noHostname, List.of("hostname", "ANewHostName"), 60);
+                assertNotEquals(0, r.getExitCode(), "sethostname under a profile that blocks it");
+
+                PodSandboxConfig privPod = privileged(h.pod("seccomppriv", "seccomppriv-host"));
+                String privPodId = runPod(privPod);
+                String priv = runContainer(privPodId, privPod, secured(PrivateCri.container("priv", "sleep", "1000"),
+                        s -> s.setPrivileged(true).setSeccomp(localhost(hostname))));
+                assertExec(priv, 0, "hostname", "ANewHostName"); // a privileged container has no seccomp filter
+            } finally {
+                try (var files = Files.list(dir)) {
+                    for (Path f : files.toList()) {
+                        Files.delete(f);
+                    }
+                }
+                Files.delete(dir);
+            }
+        }
+
+        @Test
+        void aContainerOfAPodPidNamespaceSeesThePauseAsPidOneAndHostPidContainersSeeEachOther() throws Exception {
+            // critest "PodPID" (pid 1 is the sandbox's process) and "HostPID" (containers with pid NODE share one
+            // namespace: for runc the host's, for a3s the VM's)
+            NamespaceOption podPid = PrivateCri.kubeletNamespaces().toBuilder().setPid(NamespaceMode.POD).build();
+            PodSandboxConfig pod = withNamespaces(h.pod("podpid", "podpid-host"), podPid);
+            String podId = runPod(pod);
+            String c = runContainer(podId, pod, sharingPid(PrivateCri.container("c", "sleep", "3001"), podPid));
+            String init = exec(c, List.of("sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"));
+            assertEquals(String.join(" ", PAUSE_ARGV), init, "pid 1 of the pod's pid namespace");
+
+            NamespaceOption hostPid = PrivateCri.kubeletNamespaces().toBuilder().setPid(NamespaceMode.NODE).build();
+            PodSandboxConfig hostPod = withNamespaces(h.pod("hostpid", "hostpid-host"), hostPid);
+            String hostPodId = runPod(hostPod);
+            String a = runContainer(hostPodId, hostPod, sharingPid(PrivateCri.container("a", "sh", "-c",
+                    "echo $$ > /tmp/pid; exec sleep 3002"), hostPid));
+            String b = runContainer(hostPodId, hostPod, sharingPid(PrivateCri.container("b", "sleep", "3003"),
+                    hostPid));
+            String pidOfA = "";
+            for (int i = 0; i < 100 && pidOfA.isEmpty(); i++) {
+                pidOfA = h.cri.execSync(a, List.of("cat", "/tmp/pid"), 60).getStdout().toStringUtf8().strip();
+                Thread.sleep(pidOfA.isEmpty() ? 100 : 0);
+            }
+            List<String> seenByB = List.of(exec(b, List.of("pidof", "sleep")).split(" "));
+            assertTrue(seenByB.contains(pidOfA), "b sees sleeps " + seenByB + ", not a's " + pidOfA);
+        }
+
+        @Test
+        void aPrivateVolumeIgnoresHostMountsMadeAfterTheStartAndAnRslaveOneSeesThem() throws Exception {
+            // critest "mount propagation" with 'rprivate' and 'rslave', from a source the host shares (as / is
+            // under systemd): the host mounts on the source once the containers run
+            Path dir = Files.createTempDirectory("a3s-propagation");
+            Path source = Files.createDirectories(dir.resolve("mnt"));
+            Path mountPoint = Files.createDirectories(source.resolve("later"));
+            Path flags = Files.createDirectories(dir.resolve("flags"));
+            Files.createFile(flags.resolve("flagFile"));
+            host("mount", "--bind", source.toString(), source.toString());
+            try {
+                host("mount", "--make-rshared", source.toString());
+                PodSandboxConfig pod = h.pod("propagation", "propagation-host");
+                String podId = runPod(pod);
+                String priv = runContainer(podId, pod, PrivateCri.container("private", "sleep", "1000").toBuilder()
+                        .addMounts(Mount.newBuilder().setHostPath(source.toString()).setContainerPath("/mnt/vol")
+                                .setPropagation(MountPropagation.PROPAGATION_PRIVATE)).build());
+                String slave = runContainer(podId, pod, PrivateCri.container("slave", "sleep", "1000").toBuilder()
+                        .addMounts(Mount.newBuilder().setHostPath(source.toString()).setContainerPath("/mnt/vol")
+                                .setPropagation(MountPropagation.PROPAGATION_HOST_TO_CONTAINER)).build());
+                host("mount", "--bind", flags.toString(), mountPoint.toString());
+                assertEquals("", exec(priv, List.of("ls", "-A", "/mnt/vol/later")),
+                        "a host mount made after the start reached a private volume");
+                assertEquals("flagFile", exec(slave, List.of("ls", "-A", "/mnt/vol/later")),
+                        "a host mount made after the start did not reach an rslave volume");
+                assertExec(priv, 0, "mkdir", "/mnt/vol/made-inside");
+                assertTrue(Files.isDirectory(source.resolve("made-inside")), "a directory the container made");
+            } finally {
+                new ProcessBuilder("umount", "-R", "-l", source.toString()).inheritIO().start().waitFor();
+                new ProcessBuilder("rm", "-rf", dir.toString()).inheritIO().start().waitFor();
+            }
+        }
+
+        /** The pause image's command line, which is pid 1 of a pod's pid namespace. */
+        static final List<String> PAUSE_ARGV = List.of("sleep", "2147483647");
+
+        private static PodSandboxConfig privileged(PodSandboxConfig pod) {
+            return pod.toBuilder().setLinux(pod.getLinux().toBuilder().setSecurityContext(pod.getLinux()
+                    .getSecurityContext().toBuilder().setPrivileged(true))).build();
+        }
+
+        private static PodSandboxConfig withNamespaces(PodSandboxConfig pod, NamespaceOption namespaces) {
+            return pod.toBuilder().setLinux(pod.getLinux().toBuilder().setSecurityContext(pod.getLinux()
+                    .getSecurityContext().toBuilder().setNamespaceOptions(namespaces))).build();
+        }
+
+        private static ContainerConfig secured(ContainerConfig c,
+                java.util.function.UnaryOperator<LinuxContainerSecurityContext.Builder> edit) {
+            return c.toBuilder().setLinux(c.getLinux().toBuilder().setSecurityContext(
+                    edit.apply(c.getLinux().getSecurityContext().toBuilder()))).build();
+        }
+
+        private static SecurityProfile localhost(Path profile) {
+            return SecurityProfile.newBuilder().setProfileType(SecurityProfile.ProfileType.Localhost)
+                    .setLocalhostRef(profile.toString()).build();
+        }
+
+        /** ExecSync that must succeed with nothing on stderr (as critest's); its stdout, stripped. */
+        private String exec(String id, List<String> argv) {
+            ExecSyncResponse r = h.cri.execSync(id, argv, 60);
+            String err = r.getStderr().toString(StandardCharsets.UTF_8);
+            assertEquals(0, r.getExitCode(), () -> argv + " in " + id + ": exit " + r.getExitCode() + ", " + err);
+            assertEquals("", err, () -> argv + " in " + id + " wrote on stderr");
+            return r.getStdout().toString(StandardCharsets.UTF_8).strip();
+        }
+
+        private void assertExec(String id, int code, String... argv) {
+            ExecSyncResponse r = h.cri.execSync(id, List.of(argv), 60);
+            assertEquals(code, r.getExitCode(), () -> List.of(argv) + " in " + id + ": "
+                    + r.getStderr().toString(StandardCharsets.UTF_8));
+        }
+
+        private static void host(String... argv) throws Exception {
+            Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), () -> String.join(" ", argv) + ": " + out);
         }
 
         @Test
