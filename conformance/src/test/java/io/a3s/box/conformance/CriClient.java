@@ -11,6 +11,10 @@ import io.a3s.box.conformance.cri.v1.ContainerStatusResponse;
 import io.a3s.box.conformance.cri.v1.CreateContainerRequest;
 import io.a3s.box.conformance.cri.v1.CreateContainerResponse;
 import io.a3s.box.conformance.cri.v1.Cri;
+import io.a3s.box.conformance.cri.v1.AttachRequest;
+import io.a3s.box.conformance.cri.v1.AttachResponse;
+import io.a3s.box.conformance.cri.v1.ExecRequest;
+import io.a3s.box.conformance.cri.v1.ExecResponse;
 import io.a3s.box.conformance.cri.v1.ExecSyncRequest;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.ImageSpec;
@@ -127,6 +131,10 @@ final class CriClient implements AutoCloseable {
             UPDATE_CONTAINER_RESOURCES = method(RUNTIME, "UpdateContainerResources",
                     UpdateContainerResourcesRequest.getDefaultInstance(),
                     UpdateContainerResourcesResponse.getDefaultInstance());
+    private static final MethodDescriptor<ExecRequest, ExecResponse> EXEC =
+            method(RUNTIME, "Exec", ExecRequest.getDefaultInstance(), ExecResponse.getDefaultInstance());
+    private static final MethodDescriptor<AttachRequest, AttachResponse> ATTACH =
+            method(RUNTIME, "Attach", AttachRequest.getDefaultInstance(), AttachResponse.getDefaultInstance());
     private static final MethodDescriptor<PortForwardRequest, PortForwardResponse> PORT_FORWARD =
             method(RUNTIME, "PortForward", PortForwardRequest.getDefaultInstance(),
                     PortForwardResponse.getDefaultInstance());
@@ -255,6 +263,16 @@ final class CriClient implements AutoCloseable {
     void updateContainerResources(String id, LinuxContainerResources resources) {
         call(UPDATE_CONTAINER_RESOURCES, UpdateContainerResourcesRequest.newBuilder().setContainerId(id)
                 .setLinux(resources).build(), SHORT);
+    }
+
+    /** kubectl exec: the URL of containerd's streaming server for {@code request}. */
+    String exec(ExecRequest request) {
+        return call(EXEC, request, SHORT).getUrl();
+    }
+
+    /** kubectl attach: the URL of containerd's streaming server for {@code request}. */
+    String attach(AttachRequest request) {
+        return call(ATTACH, request, SHORT).getUrl();
     }
 
     /** kubectl port-forward: the URL of containerd's streaming server for {@code port} of the pod. */

@@ -1,11 +1,13 @@
 package io.a3s.box.conformance;
 
+import io.a3s.box.conformance.cri.v1.AttachRequest;
 import io.a3s.box.conformance.cri.v1.Capability;
 import io.a3s.box.conformance.cri.v1.ContainerConfig;
 import io.a3s.box.conformance.cri.v1.ContainerState;
 import io.a3s.box.conformance.cri.v1.ContainerStats;
 import io.a3s.box.conformance.cri.v1.ContainerStatus;
 import io.a3s.box.conformance.cri.v1.DNSConfig;
+import io.a3s.box.conformance.cri.v1.ExecRequest;
 import io.a3s.box.conformance.cri.v1.ExecSyncResponse;
 import io.a3s.box.conformance.cri.v1.Int64Value;
 import io.a3s.box.conformance.cri.v1.LinuxContainerResources;
@@ -761,6 +763,59 @@ class CriPodTest {
                 new ProcessBuilder("umount", "-R", "-l", source.toString()).inheritIO().start().waitFor();
                 new ProcessBuilder("rm", "-rf", dir.toString()).inheritIO().start().waitFor();
             }
+        }
+
+        @Test
+        void execThroughTheStreamingServerWithAndWithoutATerminal() throws Exception {
+            // critest "exec with tty=false and stdin=false" and "with tty=true and stdin=true": kubectl exec's
+            // path, containerd's streaming server over a WebSocket; the exit code comes in the status channel
+            PodSandboxConfig pod = h.pod("streamexec", "streamexec-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "sleeper", "sleep", "1000");
+            try (ChannelSocket s = ChannelSocket.open(h.cri.exec(ExecRequest.newBuilder().setContainerId(id)
+                    .addAllCmd(List.of("sh", "-c", "echo -n hello; echo -n oops >&2")).setStdout(true)
+                    .setStderr(true).build()))) {
+                assertTrue(s.awaitClosed(Duration.ofSeconds(60)), "the exec's stream did not end");
+                assertEquals("hello", s.received(ChannelSocket.STDOUT));
+                assertEquals("oops", s.received(ChannelSocket.STDERR));
+                assertTrue(s.received(ChannelSocket.STATUS).contains("Success"), s.received(ChannelSocket.STATUS));
+            }
+            try (ChannelSocket s = ChannelSocket.open(h.cri.exec(ExecRequest.newBuilder().setContainerId(id)
+                    .addAllCmd(List.of("sh", "-c", "exit 3")).setStdout(true).setStderr(true).build()))) {
+                assertTrue(s.awaitClosed(Duration.ofSeconds(60)), "the exec's stream did not end");
+                String status = s.received(ChannelSocket.STATUS);
+                assertTrue(status.contains("NonZeroExitCode") && status.contains("\"message\":\"3\""), status);
+            }
+            try (ChannelSocket s = ChannelSocket.open(h.cri.exec(ExecRequest.newBuilder().setContainerId(id)
+                    .addAllCmd(List.of("sh", "-c", "read line; echo \"got $line\"; tty")).setTty(true).setStdin(true)
+                    .setStdout(true).build()))) {
+                s.send(ChannelSocket.STDIN, "x\n");
+                assertTrue(s.awaitClosed(Duration.ofSeconds(60)), "the exec's stream did not end: "
+                        + s.received(ChannelSocket.STDOUT));
+                String out = s.received(ChannelSocket.STDOUT);
+                assertTrue(out.contains("got x") && out.contains("/dev/pts/"), out);
+            }
+            assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus().getState());
+        }
+
+        @Test
+        void attachWithStdinOnceEndsTheShellWhenTheClientsStdinEnds() throws Exception {
+            // critest "attach": kubectl attach -i to a shell whose stdin is the client's once (stdinOnce); in
+            // v4 the client ends its stdin by closing the stream, and containerd then closes the container's
+            PodSandboxConfig pod = h.pod("attach", "attach-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, PrivateCri.container("shell", "sh").toBuilder().setStdin(true)
+                    .setStdinOnce(true).build());
+            try (ChannelSocket s = ChannelSocket.open(h.cri.attach(AttachRequest.newBuilder().setContainerId(id)
+                    .setStdin(true).setStdout(true).setStderr(true).build()))) {
+                s.send(ChannelSocket.STDIN, "echo -n hello\n");
+                assertEquals("hello", s.awaitReceived(ChannelSocket.STDOUT, o -> o.contains("hello"),
+                        Duration.ofSeconds(60)));
+                assertEquals(ContainerState.CONTAINER_RUNNING, h.cri.containerStatus(id, false).getStatus()
+                        .getState());
+            }
+            ContainerStatus st = h.awaitExited(id, EXIT_LIMIT);
+            assertEquals(0, st.getExitCode(), st.toString());
         }
 
         /** The pause image's command line, which is pid 1 of a pod's pid namespace. */
