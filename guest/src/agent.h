@@ -25,6 +25,12 @@
 #define AGENT_VOLUMES_DIR "/run/a3s/volumes"
 #define AGENT_VOLUMES_OPTS "trans=virtio,version=9p2000.L,msize=524288,cache=mmap"
 #define AGENT_MODULES_ORDER "/etc/a3s/modules.order"
+/* The guest image's on-demand kernel modules, read-only (modprobe.c); /sbin/modprobe links to the agent. */
+#define AGENT_MODULES_TAG "a3s.modules"
+#define AGENT_MODULES_DIR "/run/a3s/modules"
+#define AGENT_MODULES_OPTS "trans=virtio,version=9p2000.L,msize=524288,cache=loose"
+#define AGENT_MODULES_INDEX "modules.index"
+#define AGENT_MODPROBE "/sbin/modprobe"
 #define AGENT_PORT_WAIT_MS 60000         /* give up (and panic the VM) if the port never shows */
 #define AGENT_RECONNECT_POLL_MS 5        /* host-disconnected port re-check period */
 #define AGENT_FAST_POLL_MS 5             /* freeze / destroy progress */
@@ -240,6 +246,7 @@ int fd_write_call(int fd, struct call *call);
 /* boot.c */
 int boot_stage1(void);           /* initramfs: mounts, modules, switch to a tmpfs root (re-execs) */
 int boot_stage2(void);           /* tmpfs root: remaining mounts, cgroups, 9p share */
+int modprobe_main(int argc, char **argv); /* the agent invoked as /sbin/modprobe, by the kernel */
 int boot_find_port(char *path, size_t len, int timeout_ms);
 void boot_poweroff(void);
 

@@ -181,6 +181,43 @@ static bool mount_9p(const char *tag, const char *dir, const char *opts, uint64_
     }
 }
 
+/* Whether the host exports a 9p device tagged `tag` (the 9p driver shows each device's tag in sysfs). */
+static bool virtio_9p_tag_present(const char *tag)
+{
+    DIR *d = opendir("/sys/bus/virtio/devices");
+    struct dirent *e;
+    bool found = false;
+    while (d && !found && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = xasprintf("/sys/bus/virtio/devices/%s/mount_tag", e->d_name), *text = NULL;
+        size_t n = 0;
+        if (read_file(path, &text, &n) == 0) {
+            size_t len = strlen(tag);
+            found = n >= len && memcmp(text, tag, len) == 0 && (n == len || text[len] == '\0' || text[len] == '\n');
+        }
+        free(text);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Makes the agent the kernel's modprobe (modprobe.c): the usermode helper runs in PID 1's root, this tmpfs. */
+static void modprobe_install(void)
+{
+    mkdir_p("/sbin", 0755);
+    unlink(AGENT_MODPROBE);
+    if (symlink("/init", AGENT_MODPROBE) < 0) {
+        log_error("symlink %s: %s; no kernel module can be loaded on demand", AGENT_MODPROBE, strerror(errno));
+        return;
+    }
+    int r = write_file("/proc/sys/kernel/modprobe", AGENT_MODPROBE);
+    if (r < 0)
+        log_warn("set kernel.modprobe: %s", strerror(-r));
+}
+
 /* The containers use the VM's network namespace (a pod's containers share it), whose `lo` the kernel leaves
  * down: without this, 127.0.0.1 is unreachable, where runc's containers (and a pod's, which talk over
  * localhost) have it up. */
@@ -242,6 +279,11 @@ int boot_stage2(void)
                              "containers cannot be created");
     A.volumes_is_9p = mount_9p(AGENT_VOLUMES_TAG, AGENT_VOLUMES_DIR, AGENT_VOLUMES_OPTS, deadline,
                                "bind mounts cannot be made");
+    if (!virtio_9p_tag_present(AGENT_MODULES_TAG))
+        log_info("no `%s` export: the kernel has only the modules loaded at boot", AGENT_MODULES_TAG);
+    else if (mount_9p(AGENT_MODULES_TAG, AGENT_MODULES_DIR, AGENT_MODULES_OPTS, deadline,
+                      "no kernel module can be loaded on demand"))
+        modprobe_install();
     return 0;
 }
 

@@ -260,6 +260,10 @@ int main(int argc, char **argv)
         { "debug", no_argument, NULL, 'v' }, { "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
         { 0 },
     };
+    /* Before anything of PID 1's: the kernel runs the agent as its modprobe, through /sbin/modprobe. */
+    const char *self = strrchr(argv[0], '/');
+    if (strcmp(self ? self + 1 : argv[0], "modprobe") == 0)
+        return modprobe_main(argc, argv);
     bool no_boot = false;
     A.pid1 = getpid() == 1;
     A.mode = MODE_VM;

@@ -17,7 +17,8 @@ import java.util.List;
  * {@code CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES} off, so the guest finds its virtio-mmio devices only through
  * ACPI), an RTC and the PIT (the guest's timer calibration fallback). {@code -nodefaults} leaves out every
  * device not named here: one serial port (the console, to a file), one virtio-serial port (the agent channel),
- * two virtio-9p exports (the share, for root filesystems, and the volumes). No network, no disk, no graphics.
+ * virtio-9p exports (the share, for root filesystems, the volumes, and, read-only, the image's on-demand kernel
+ * modules when it has them), one virtio-net NIC. No disk, no graphics.
  */
 final class QemuCommand {
     /** Name of the agent's virtio-serial port (the guest sees {@code /dev/virtio-ports/a3s.agent}). */
@@ -26,6 +27,10 @@ final class QemuCommand {
     static final String SHARE_TAG = "a3s.share";
     /** 9p mount tag of the volumes export. */
     static final String VOLUMES_TAG = "a3s.volumes";
+    /** 9p mount tag of the guest image's on-demand kernel modules (read-only). */
+    static final String MODULES_TAG = "a3s.modules";
+    /** The directory of on-demand kernel modules next to the guest image's initrd (scripts/build-guest-image). */
+    static final String MODULES_DIR = "modules";
     /**
      * TCG translation cache in MiB. QEMU's default (up to 1 GiB) keeps growing with everything the guest ever
      * ran: about 43 MiB after a boot. 32 MiB holds a boot's and a busybox container's code.
@@ -96,6 +101,13 @@ final class QemuCommand {
         a.addAll(List.of("-fsdev", "local,id=volumes,path=" + opt(dir.resolve(StateDir.VOLUMES))
                 + ",security_model=none,multidevs=remap"));
         a.addAll(List.of("-device", "virtio-9p-device,fsdev=volumes,mount_tag=" + VOLUMES_TAG));
+        // The kernel modules the guest loads on demand (its /sbin/modprobe is the agent), read where the image
+        // keeps them: one copy in the host's page cache for every VM. An image without them has no export.
+        Path modules = config.initrd().toAbsolutePath().resolveSibling(MODULES_DIR);
+        if (Files.isDirectory(modules)) {
+            a.addAll(List.of("-fsdev", "local,id=modules,path=" + opt(modules) + ",security_model=none,readonly=on"));
+            a.addAll(List.of("-device", "virtio-9p-device,fsdev=modules,mount_tag=" + MODULES_TAG));
+        }
         // The VM's NIC, on a hub with nothing else yet: a pool VM boots before anyone knows its network. A pod's
         // network joins the hub later (QemuInstance.attachTap); microvm has no hotplug for the NIC itself.
         a.addAll(List.of("-netdev", "hubport,id=a3s-nic-port,hubid=" + NET_HUB));

@@ -60,6 +60,20 @@ class QemuCommandTest {
     }
 
     @Test
+    void theImagesOnDemandModulesAreExportedReadOnlyWhenItHasThem(@TempDir Path img) throws Exception {
+        VmConfig c = VmConfig.of(img.resolve("vmlinux"), img.resolve("initrd.img"));
+        List<String> without = QemuCommand.argv(Path.of("/q"), "v", c, Accelerator.TCG, Path.of("/s/v"),
+                List.of(), false);
+        assertFalse(String.join(" ", without).contains(QemuCommand.MODULES_TAG), "no modules directory, no export");
+        Files.createDirectory(img.resolve(QemuCommand.MODULES_DIR));
+        List<String> with = QemuCommand.argv(Path.of("/q"), "v", c, Accelerator.TCG, Path.of("/s/v"),
+                List.of(), false);
+        assertTrue(with.contains("local,id=modules,path=" + img.resolve("modules")
+                + ",security_model=none,readonly=on"), with.toString());
+        assertTrue(with.contains("virtio-9p-device,fsdev=modules,mount_tag=a3s.modules"), with.toString());
+    }
+
+    @Test
     void unknownTscLeavesCalibrationToTheKernel() {
         assertEquals(List.of("console=ttyS0", "quiet", "panic=-1", "reboot=t", "tsc=reliable", "no_timer_check"),
                 QemuCommand.kernelArgs(0, 0, List.of()));
