@@ -8,6 +8,7 @@
 # `ctr images import OUT.tar`. USER sets the image config's User (default, or empty: root). CMD sets its Cmd,
 # as a JSON array (default: ["sh"]); e.g. '["sleep","2147483647"]' makes a pod's pause image.
 # BUSYBOX_ETC=DIR takes the image's /etc/passwd and /etc/group from DIR instead of the defaults below.
+# BUSYBOX_EXTRA="PATH..." adds host files and directories at the same paths, with the libraries they load.
 set -euo pipefail
 out=${1:?usage: busybox-image.sh OUT.tar NAME [USER [CMD]]}
 name=${2:?usage: busybox-image.sh OUT.tar NAME [USER [CMD]]}
@@ -32,6 +33,15 @@ printf 'root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n' >"$rootfs/et
 if [ -n "${BUSYBOX_ETC:-}" ]; then
   cp "$BUSYBOX_ETC/passwd" "$BUSYBOX_ETC/group" "$rootfs/etc/"
 fi
+# BUSYBOX_EXTRA: host files and directories put into the image at the same paths, with the shared libraries
+# their ELF files load (for tests that need a host tool in a container: iptables and its extensions)
+for p in ${BUSYBOX_EXTRA:-}; do
+  [ -e "$p" ] || { echo "busybox-image.sh: $p (BUSYBOX_EXTRA) does not exist" >&2; exit 1; }
+  cp -rL --parents "$p" "$rootfs"
+  find -L "$p" -type f -exec ldd {} \; 2>/dev/null | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+    [ -e "$rootfs$lib" ] || cp -L --parents "$lib" "$rootfs"
+  done
+done
 
 tar -C "$rootfs" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$dir/layer.tar" .
 blob() { # blob FILE -> "digest size", FILE stored as a blob

@@ -166,6 +166,22 @@ class CriPodTest {
             assertEquals(vmOf(podId), vmOf(id), "the container is in its pod's VM");
         }
 
+        @Test
+        void aKernelModuleOfTheGuestImageIsLoadedWhenAContainerFirstNeedsIt() throws Exception {
+            // The guest's /sbin/modprobe is the agent, reading the image's on-demand modules over 9p: a dummy
+            // link makes the kernel ask for rtnl-link-dummy, an alias of dummy.ko. (runc: this host's kernel
+            // has no modules directory, so the same command fails there: not a baseline.)
+            PodSandboxConfig pod = h.pod("modules", "modules-host");
+            String podId = runPod(pod);
+            String admin = runContainer(podId, pod, secured(PrivateCri.container("admin", "sleep", "1000"),
+                    s -> s.setCapabilities(Capability.newBuilder().addAddCapabilities("NET_ADMIN"))));
+            assertEquals("", exec(admin, List.of("sh", "-c", "grep -w '^dummy' /proc/modules || true")),
+                    "dummy is not loaded at boot");
+            assertExec(admin, 0, "ip", "link", "add", "a3s-dummy0", "type", "dummy");
+            assertTrue(exec(admin, List.of("ip", "-o", "link", "show", "a3s-dummy0")).contains("a3s-dummy0"));
+            assertTrue(exec(admin, List.of("cat", "/proc/modules")).contains("dummy "), "dummy is loaded now");
+        }
+
         /** The VM state directory of task {@code id}, from the shim's task file. */
         private Path vmOf(String id) throws Exception {
             Path file = h.state.resolve("tasks").resolve(PrivateCri.NS).resolve(id + ".json");
@@ -611,6 +627,7 @@ class CriPodTest {
         @Test
         void aPrivilegedContainerAndOneGrantedNetAdminCanAddABridgeAndAPlainOneCannot() throws Exception {
             // critest "Privileged is true/false", "adding capability": brctl addbr, which needs the bridge driver
+            // (for a3s a module of the guest image's on-demand set, which the kernel asks for by name)
             PodSandboxConfig pod = privileged(h.pod("bridge", "bridge-host"));
             String podId = runPod(pod);
             String priv = runContainer(podId, pod, secured(PrivateCri.container("priv", "sleep", "1000"),
@@ -818,6 +835,30 @@ class CriPodTest {
             assertEquals(0, st.getExitCode(), st.toString());
         }
 
+        @Test
+        void iptablesRunsAsAServiceMeshsInitContainerRunsIt() throws Exception {
+            // istio-init, linkerd-init: with NET_ADMIN, iptables redirects the pod's traffic through its nat
+            // table; Debian's iptables (nft and legacy) from the host, in a busybox image
+            h.importImageWithHostFiles(IPTABLES_IMAGE, "/usr/sbin/xtables-nft-multi",
+                    "/usr/sbin/xtables-legacy-multi", "/usr/lib/x86_64-linux-gnu/xtables");
+            PodSandboxConfig pod = h.pod("mesh", "mesh-host");
+            String podId = runPod(pod);
+            ContainerConfig c = secured(PrivateCri.container("init", "sleep", "1000"), s -> s.setCapabilities(
+                    Capability.newBuilder().addAddCapabilities("NET_ADMIN")));
+            String id = runContainer(podId, pod, c.toBuilder().setImage(c.getImage().toBuilder()
+                    .setImage(IPTABLES_IMAGE)).build());
+            for (String flavour : List.of("xtables-nft-multi", "xtables-legacy-multi")) {
+                String chain = flavour.contains("nft") ? "OUTPUT" : "PREROUTING";
+                assertExec(id, 0, flavour, "iptables", "-t", "nat", "-A", chain, "-p", "tcp", "--dport", "80",
+                        "-j", "REDIRECT", "--to-ports", "15001");
+                assertEquals("-A " + chain + " -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 15001",
+                        exec(id, List.of(flavour, "iptables", "-t", "nat", "-S", chain)).lines()
+                                .filter(l -> l.startsWith("-A")).findFirst().orElse("(none)"), flavour);
+            }
+        }
+
+        static final String IPTABLES_IMAGE = "localhost/a3s/iptables:latest";
+
         /** The pause image's command line, which is pid 1 of a pod's pid namespace. */
         static final List<String> PAUSE_ARGV = List.of("sleep", "2147483647");
 
@@ -831,7 +872,7 @@ class CriPodTest {
                     .getSecurityContext().toBuilder().setNamespaceOptions(namespaces))).build();
         }
 
-        private static ContainerConfig secured(ContainerConfig c,
+        static ContainerConfig secured(ContainerConfig c,
                 java.util.function.UnaryOperator<LinuxContainerSecurityContext.Builder> edit) {
             return c.toBuilder().setLinux(c.getLinux().toBuilder().setSecurityContext(
                     edit.apply(c.getLinux().getSecurityContext().toBuilder()))).build();
@@ -843,7 +884,7 @@ class CriPodTest {
         }
 
         /** ExecSync that must succeed with nothing on stderr (as critest's); its stdout, stripped. */
-        private String exec(String id, List<String> argv) {
+        String exec(String id, List<String> argv) {
             ExecSyncResponse r = h.cri.execSync(id, argv, 60);
             String err = r.getStderr().toString(StandardCharsets.UTF_8);
             assertEquals(0, r.getExitCode(), () -> argv + " in " + id + ": exit " + r.getExitCode() + ", " + err);
@@ -851,7 +892,7 @@ class CriPodTest {
             return r.getStdout().toString(StandardCharsets.UTF_8).strip();
         }
 
-        private void assertExec(String id, int code, String... argv) {
+        void assertExec(String id, int code, String... argv) {
             ExecSyncResponse r = h.cri.execSync(id, List.of(argv), 60);
             assertEquals(code, r.getExitCode(), () -> List.of(argv) + " in " + id + ": "
                     + r.getStderr().toString(StandardCharsets.UTF_8));

@@ -258,6 +258,24 @@ final class PrivateCri implements AutoCloseable {
 
     /** Builds the busybox image as {@code name} (with {@code cmd} as its Cmd, if given) and imports it. */
     private void importImage(String name, String cmd) throws IOException, InterruptedException {
+        importImage(name, cmd, "");
+    }
+
+    /**
+     * Imports (once) an image of this project's busybox plus the host's {@code hostPaths} at the same paths,
+     * with the libraries they load (scripts/lib/busybox-image.sh, BUSYBOX_EXTRA).
+     */
+    synchronized void importImageWithHostFiles(String name, String... hostPaths)
+            throws IOException, InterruptedException {
+        if (!imported.contains(name)) {
+            importImage(name, null, String.join(" ", hostPaths));
+            imported.add(name);
+        }
+    }
+
+    private final java.util.Set<String> imported = new java.util.HashSet<>();
+
+    private void importImage(String name, String cmd, String extra) throws IOException, InterruptedException {
         Path tar = state.resolve("image-" + Math.abs(name.hashCode()) + ".tar");
         List<String> build = new ArrayList<>(List.of("bash", repo.resolve("scripts/lib/busybox-image.sh").toString(),
                 tar.toString(), name));
@@ -265,7 +283,9 @@ final class PrivateCri implements AutoCloseable {
             build.add("");
             build.add(cmd);
         }
-        Process p = new ProcessBuilder(build).inheritIO().start();
+        ProcessBuilder pb = new ProcessBuilder(build).inheritIO();
+        pb.environment().put("BUSYBOX_EXTRA", extra);
+        Process p = pb.start();
         if (p.waitFor() != 0) {
             throw new IOException("building the image " + name + " failed");
         }
