@@ -38,7 +38,8 @@ fi
 for p in ${BUSYBOX_EXTRA:-}; do
   [ -e "$p" ] || { echo "busybox-image.sh: $p (BUSYBOX_EXTRA) does not exist" >&2; exit 1; }
   cp -rL --parents "$p" "$rootfs"
-  find -L "$p" -type f -exec ldd {} \; 2>/dev/null | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+  # (a static binary names no library: grep finds nothing, which is not a failure)
+  find -L "$p" -type f -exec ldd {} \; 2>/dev/null | { grep -o '/[^ ]*' || true; } | sort -u | while read -r lib; do
     [ -e "$rootfs$lib" ] || cp -L --parents "$lib" "$rootfs"
   done
 done

@@ -740,11 +740,8 @@ class CriPodTest {
                     "echo $$ > /tmp/pid; exec sleep 3002"), hostPid));
             String b = runContainer(hostPodId, hostPod, sharingPid(PrivateCri.container("b", "sleep", "3003"),
                     hostPid));
-            String pidOfA = "";
-            for (int i = 0; i < 100 && pidOfA.isEmpty(); i++) {
-                pidOfA = h.cri.execSync(a, List.of("cat", "/tmp/pid"), 60).getStdout().toStringUtf8().strip();
-                Thread.sleep(pidOfA.isEmpty() ? 100 : 0);
-            }
+            // a's shell writes its pid just before it execs sleep: wait for it there, within the exec's deadline
+            String pidOfA = exec(a, List.of("sh", "-c", "while [ ! -s /tmp/pid ]; do sleep 0.1; done; cat /tmp/pid"));
             List<String> seenByB = List.of(exec(b, List.of("pidof", "sleep")).split(" "));
             assertTrue(seenByB.contains(pidOfA), "b sees sleeps " + seenByB + ", not a's " + pidOfA);
         }
