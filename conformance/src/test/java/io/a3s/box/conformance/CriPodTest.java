@@ -731,7 +731,7 @@ class CriPodTest {
             String podId = runPod(pod);
             String c = runContainer(podId, pod, sharingPid(PrivateCri.container("c", "sleep", "3001"), podPid));
             String init = exec(c, List.of("sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"));
-            assertEquals(String.join(" ", PAUSE_ARGV), init, "pid 1 of the pod's pid namespace");
+            assertEquals(String.join(" ", PrivateCri.PAUSE_ARGV), init, "pid 1 of the pod's pid namespace");
 
             NamespaceOption hostPid = PrivateCri.kubeletNamespaces().toBuilder().setPid(NamespaceMode.NODE).build();
             PodSandboxConfig hostPod = withNamespaces(h.pod("hostpid", "hostpid-host"), hostPid);
@@ -855,9 +855,6 @@ class CriPodTest {
         }
 
         static final String IPTABLES_IMAGE = "localhost/a3s/iptables:latest";
-
-        /** The pause image's command line, which is pid 1 of a pod's pid namespace. */
-        static final List<String> PAUSE_ARGV = List.of("sleep", "2147483647");
 
         private static PodSandboxConfig privileged(PodSandboxConfig pod) {
             return pod.toBuilder().setLinux(pod.getLinux().toBuilder().setSecurityContext(pod.getLinux()

@@ -64,7 +64,9 @@ final class PrivateCri implements AutoCloseable {
     /** io.a3s.box again, with CRI runtime options: a ConfigPath whose [vm] gives the pods' VMs 384 MiB. */
     static final String A3S_384 = "a3s-384";
     /** The pause image's Cmd: 2^31-1 seconds, the most busybox sleep takes. */
-    static final String PAUSE_CMD = "[\"sleep\",\"2147483647\"]";
+    static final List<String> PAUSE_ARGV = List.of("sleep", "2147483647");
+    /** {@link #PAUSE_ARGV} as the image config's JSON array. */
+    static final String PAUSE_CMD = "[\"" + String.join("\",\"", PAUSE_ARGV) + "\"]";
     static final Path CNI_PLUGINS = Path.of("/usr/lib/cni");
     /** The shim's configuration: two idle VMs, as ShimHarness's default. */
     static final String SHIM_CONFIG = "[pool]\nsize = 2\n";
