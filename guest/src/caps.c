@@ -1,6 +1,7 @@
 /* Capabilities of a container process: bounding set (dropped while still root), then effective,
  * permitted and inheritable (capset, after the uid change with PR_SET_KEEPCAPS), then ambient. Unknown
- * capability names are skipped with a warning (a newer spec on an older kernel), as runc does. */
+ * capability names are skipped with a warning (a newer spec on an older kernel), as runc does, and so is an
+ * ambient capability that cannot be raised. */
 #include "container.h"
 #include "log.h"
 #include "util.h"
@@ -104,11 +105,9 @@ int caps_apply(const A3s__Guest__V1__Capabilities *caps, char *err, size_t errle
     for (int c = 0; c <= caps_last_cap(); c++) {
         if (!((amb >> c) & 1))
             continue;
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
-            int e = errno;
-            snprintf(err, errlen, "raise ambient %s", cap_names[c]);
-            return -e;
-        }
+        /* As runc: a warning, not a failure (e.g. a capability not in the inheritable set cannot be raised). */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+            log_warn("can't raise ambient capability %s: %s", cap_names[c], strerror(errno));
     }
     return 0;
 }

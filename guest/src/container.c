@@ -7,8 +7,9 @@
  *   -> oom_score_adj, rlimits -> [join the ipc, uts namespaces of Namespaces.joins] -> [time namespace with
  *   its offsets] -> unshare(mnt, uts, ipc) -> join cgroup -> scheduler, I/O priority -> unshare(cgroup)
  *   -> mounts private -> bind rootfs -> spec mounts in order (recursive attributes with mount_setattr)
- *   -> spec devices -> /dev nodes -> pivot_root
- *   -> hostname, sysctls -> masked and readonly paths -> readonly rootfs -> root propagation
+ *   -> spec devices -> /dev nodes -> pivot_root -> the first process's missing cwd
+ *   -> hostname, sysctls -> masked and readonly paths -> read-only tmpfs mounts -> readonly rootfs
+ *   -> root propagation
  *   -> process setup -> park -> seccomp -> execve.
  * A joined pid namespace is entered by the agent, which forks the child into it.
  * An exec joins the init's cgroup and namespaces (user first) and chroots to its root instead of the
@@ -154,6 +155,37 @@ static const char *fdpath(int fd, char *buf, size_t len)
 {
     snprintf(buf, len, "/proc/self/fd/%d", fd);
     return buf;
+}
+
+/* An absolute path cleaned lexically, as runc's CleanPath does (repeated slashes, "." and ".." resolved, no
+ * trailing slash), so that "/dev/" and "//dev" name /dev. Too long: "" (equal to no path). */
+static const char *clean_path(const char *path, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        size_t cl = strcspn(p, "/");
+        if (cl == 0 || (cl == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (cl == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && out[--n] != '/')
+                ;
+        } else {
+            if (n + 1 + cl >= len) {
+                out[0] = '\0';
+                return out;
+            }
+            out[n++] = '/';
+            memcpy(out + n, p, cl);
+            n += cl;
+        }
+        p += cl;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return out;
 }
 
 /* Flags a bind remount must repeat so that it does not clear them (the kernel refuses to drop locked
@@ -351,7 +383,10 @@ static int do_mount(int rootfd, const A3s__Guest__V1__Mount *m)
         if (strcmp(type, "cgroup") == 0)
             type = "cgroup2"; /* the VM has only the unified hierarchy */
         const char *src = m->source && m->source[0] ? m->source : type;
-        if (mount(src, fdpath(fd, target, sizeof(target)), type, o.flags, o.data[0] ? o.data : NULL) < 0) {
+        /* A read-only tmpfs is mounted read-write and made read-only in finish_rootfs, as runc does: mount
+         * points under it, and the nodes of a read-only /dev, are made in between. */
+        unsigned long flags = strcmp(type, "tmpfs") == 0 ? o.flags & ~MS_RDONLY : o.flags;
+        if (mount(src, fdpath(fd, target, sizeof(target)), type, flags, o.data[0] ? o.data : NULL) < 0) {
             bool sysfs = strcmp(type, "sysfs") == 0, cgroup2 = strcmp(type, "cgroup2") == 0;
             /* (cgroup2 says EBUSY when the hierarchy is mounted with nsdelegate, as in the VM) */
             if (!(errno == EPERM || (errno == EBUSY && cgroup2)) || !g_userns || !(sysfs || cgroup2))
@@ -548,7 +583,8 @@ static int setup_rootfs(const struct child_args *a)
         if (r < 0)
             return r;
         T(m->destination);
-        if (strcmp(m->destination, "/dev") == 0)
+        char dest[PATH_MAX];
+        if (strcmp(clean_path(m->destination, dest, sizeof(dest)), "/dev") == 0)
             dev_tmpfs = strcmp(m->type, "tmpfs") == 0;
     }
     T("mounts");
@@ -571,6 +607,18 @@ static int setup_rootfs(const struct child_args *a)
     if (chdir("/") < 0)
         return fail(errno, "chdir", "/");
     T("pivot_root");
+
+    /* runc's rule (prepareRootfs): the first process's cwd is created if missing, here, inside the container's
+     * root and as its root, before anything is made read-only and before the process's umask applies. An
+     * exec's must exist. */
+    const char *cwd = a->ps->cwd && a->ps->cwd[0] ? a->ps->cwd : "/";
+    if (access(cwd, F_OK) < 0) {
+        mode_t old = umask(0);
+        int r = mkdir_p(cwd, 0755);
+        umask(old);
+        if (r < 0)
+            return fail(-r, "mkdir", "cwd `%s`", cwd);
+    }
     return 0;
 }
 
@@ -581,6 +629,20 @@ static int finish_rootfs(const A3s__Guest__V1__ContainerSpec *spec)
     if (r < 0)
         return r;
     T("masked_paths");
+    /* The read-only tmpfs mounts do_mount left read-write (runc's finalizeRootfs), with their other flags. */
+    char target[64];
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const A3s__Guest__V1__Mount *m = spec->mounts[i];
+        struct mount_opts o;
+        if (strcmp(m->type, "tmpfs") != 0 || parse_options(m, &o) < 0 || o.bind || !(o.flags & MS_RDONLY))
+            continue;
+        _cleanup_close_ int fd = xopenat2(AT_FDCWD, m->destination, O_PATH);
+        if (fd < 0)
+            return fail(errno, "open", "tmpfs `%s`", m->destination);
+        fdpath(fd, target, sizeof(target));
+        if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of(target), NULL) < 0)
+            return fail(errno, "mount", "remount tmpfs `%s` read-only", m->destination);
+    }
     if (spec->rootfs_readonly &&
         mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of("/"), NULL) < 0)
         return fail(errno, "mount", "remount the rootfs read-only");
@@ -872,24 +934,32 @@ _Noreturn void child_main(struct child_args *a)
         die(1);
 
     umask(PB_HAS(ps, umask) ? (mode_t)ps->umask : 022);
+    /* the init's was created by setup_rootfs when missing */
     const char *cwd = ps->cwd && ps->cwd[0] ? ps->cwd : "/";
-    /* runc's rule: the first process's cwd is created if missing (we are inside the container's root, as
-     * root); an exec's must exist. */
-    if (a->is_init && access(cwd, F_OK) < 0 && mkdir_p(cwd, 0755) < 0)
-        FAIL_DIE(errno, "mkdir", "cwd `%s`", cwd);
     if (chdir(cwd) < 0)
         FAIL_DIE(errno, "chdir", "cwd `%s`", cwd);
     T("cwd");
 
-    /* envp: the spec's, plus HOME when it has none */
+    /* envp: the spec's, a repeated name keeping its last value where that stands (runc, Go's dedupEnv; the PATH
+     * search above read the last PATH too), plus HOME when it has none or an empty one (runc's rule) */
     bool has_home = false;
     char **envp = xcalloc(ps->n_env + 2, sizeof(char *));
     size_t ne = 0;
     for (size_t i = 0; i < ps->n_env; i++) {
-        if (!strchr(ps->env[i], '='))
+        const char *eq = strchr(ps->env[i], '=');
+        if (!eq)
             continue;
-        if (strncmp(ps->env[i], "HOME=", 5) == 0)
+        size_t klen = (size_t)(eq - ps->env[i]) + 1; /* with the '=' */
+        bool later = false;
+        for (size_t j = i + 1; j < ps->n_env && !later; j++)
+            later = strncmp(ps->env[j], ps->env[i], klen) == 0;
+        if (later)
+            continue;
+        if (strncmp(ps->env[i], "HOME=", 5) == 0) {
+            if (!ps->env[i][5])
+                continue;
             has_home = true;
+        }
         envp[ne++] = ps->env[i];
     }
     if (!has_home) {

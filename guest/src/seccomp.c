@@ -129,13 +129,25 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
             cmps[a] = (struct scmp_arg_cmp){ .arg = rule->args[a]->index, .op = op,
                                              .datum_a = rule->args[a]->value, .datum_b = rule->args[a]->value_two };
         }
+        /* libseccomp takes one comparison per argument in a rule (EINVAL otherwise). When an argument repeats,
+         * each comparison becomes a rule of its own, which ORs them, as runc does (hasMultipleArgs). */
+        bool repeated = false;
+        for (size_t a = 0; a < rule->n_args; a++)
+            for (size_t b = a + 1; b < rule->n_args; b++)
+                repeated |= cmps[a].arg == cmps[b].arg;
         for (size_t n = 0; n < rule->n_names; n++) {
             int nr = seccomp_syscall_resolve_name(rule->names[n]);
             if (nr == __NR_SCMP_ERROR) {
                 log_info("seccomp: unknown syscall `%s` skipped", rule->names[n]);
                 continue;
             }
-            r = seccomp_rule_add_array(ctx, act, nr, (unsigned int)rule->n_args, cmps);
+            if (repeated) {
+                r = 0;
+                for (size_t a = 0; a < rule->n_args && r >= 0; a++)
+                    r = seccomp_rule_add_array(ctx, act, nr, 1, &cmps[a]);
+            } else {
+                r = seccomp_rule_add_array(ctx, act, nr, (unsigned int)rule->n_args, cmps);
+            }
             if (r < 0) {
                 snprintf(err, errlen, "seccomp rule for `%s`", rule->names[n]);
                 goto fail;

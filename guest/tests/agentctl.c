@@ -27,6 +27,8 @@
  *       --hostname H --readonly --no-nnp --mount TYPE:SRC:DST[:OPT,...] --timeout SECS
  *       --no-caps (capabilities present, every set empty) --keep-caps (capabilities absent)
  *       --memory BYTES (-1 = max) --seccomp-deny NAME[,NAME...] (default allow, these fail with EPERM)
+ *       --seccomp-arg INDEX:OP:VALUE (a condition of the --seccomp-deny rule, OP as SCMP_CMP_EQ; repeatable)
+ *       --umask OCTAL --ambient CAP[,CAP...] (the ambient set; the other sets stay the default ones)
  *       --sched POLICY[:NICE[:PRIORITY]] --ioprio CLASS:LEVEL (IOPRIO_CLASS_ prefix optional)
  *       --userns CID:HID:SIZE (user namespace, same map for uids and gids)
  *       --time-offset CLOCK:SECS[:NSECS] (time namespace) --personality LINUX|LINUX32
@@ -361,6 +363,9 @@ struct opts {
     char *joins[4];
     size_t n_joins;
     const char *seccomp_deny;
+    char *seccomp_args[6];
+    size_t n_seccomp_args;
+    const char *umask, *ambient;
     int64_t memory;
     uint32_t uid, gid;
     unsigned cols, rows, rcols, rrows;
@@ -400,7 +405,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         { "sysctl", required_argument, NULL, 9 }, { "hugetlb", required_argument, NULL, 10 },
         { "cpu-idle", required_argument, NULL, 11 }, { "cpu-burst", required_argument, NULL, 12 },
         { "no-cgroupns", no_argument, NULL, 13 }, { "path-skip", required_argument, NULL, 14 },
-        { "join-ns", required_argument, NULL, 15 }, { "keep-ns-flags", no_argument, NULL, 16 }, { 0 },
+        { "join-ns", required_argument, NULL, 15 }, { "keep-ns-flags", no_argument, NULL, 16 },
+        { "seccomp-arg", required_argument, NULL, 17 }, { "umask", required_argument, NULL, 18 },
+        { "ambient", required_argument, NULL, 19 }, { 0 },
     };
     memset(o, 0, sizeof(*o));
     o->n = 1;
@@ -448,6 +455,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 13: o->no_cgroupns = true; break;
         case 15: if (o->n_joins < ARRAY_SIZE(o->joins)) o->joins[o->n_joins++] = optarg; break;
         case 16: o->keep_ns_flags = true; break;
+        case 17: if (o->n_seccomp_args < ARRAY_SIZE(o->seccomp_args)) o->seccomp_args[o->n_seccomp_args++] = optarg; break;
+        case 18: o->umask = optarg; break;
+        case 19: o->ambient = optarg; break;
         default: die("bad option");
         }
     }
@@ -481,6 +491,10 @@ static A3s__Guest__V1__ProcessSpec *make_process(const struct opts *o)
     ps->console_height = o->rows;
     ps->no_new_privileges = !o->no_nnp;
     ps->path_skip = o->path_skip;
+    if (o->umask) {
+        ps->opt_umask_case = A3S__GUEST__V1__PROCESS_SPEC__OPT_UMASK_UMASK;
+        ps->umask = (uint32_t)strtoul(o->umask, NULL, 8);
+    }
     if (o->seccomp_deny) {
         A3s__Guest__V1__Seccomp *sc = xcalloc(1, sizeof(*sc));
         a3s__guest__v1__seccomp__init(sc);
@@ -494,6 +508,18 @@ static A3s__Guest__V1__ProcessSpec *make_process(const struct opts *o)
         for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             rule->names = xrealloc(rule->names, (rule->n_names + 1) * sizeof(char *));
             rule->names[rule->n_names++] = t;
+        }
+        rule->args = xcalloc(o->n_seccomp_args + 1, sizeof(*rule->args));
+        for (size_t i = 0; i < o->n_seccomp_args; i++) {
+            A3s__Guest__V1__SeccompArg *arg = xcalloc(1, sizeof(*arg));
+            a3s__guest__v1__seccomp_arg__init(arg);
+            char op[32];
+            unsigned long long v = 0;
+            if (sscanf(o->seccomp_args[i], "%u:%31[^:]:%llu", &arg->index, op, &v) != 3)
+                die("bad --seccomp-arg `%s`", o->seccomp_args[i]);
+            arg->op = xstrdup(op);
+            arg->value = v;
+            rule->args[rule->n_args++] = arg;
         }
         sc->n_syscalls = 1;
         sc->syscalls = xcalloc(1, sizeof(*sc->syscalls));
@@ -512,6 +538,11 @@ static A3s__Guest__V1__ProcessSpec *make_process(const struct opts *o)
         if (!o->no_caps) {
             caps->n_bounding = caps->n_effective = caps->n_permitted = ARRAY_SIZE(default_caps);
             caps->bounding = caps->effective = caps->permitted = (char **)default_caps;
+        }
+        char *copy = o->ambient ? xstrdup(o->ambient) : NULL, *save = NULL;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+            caps->ambient = xrealloc(caps->ambient, (caps->n_ambient + 1) * sizeof(char *));
+            caps->ambient[caps->n_ambient++] = t;
         }
         ps->capabilities = caps;
     }

@@ -297,12 +297,23 @@ t_cwd_env_user() {
     local out
     out=$(run --cwd /home/user --env FOO=bar --user 1000:1000 -- sh -c 'pwd; echo $FOO; id -u; id -g; echo $HOME') || return 1
     expect_eq "$out" "$(printf '/home/user\nbar\n1000\n1000\n/home/user')" || return 1
+    # runc's environment: a repeated name keeps its last value, once; an empty HOME is the user's
+    out=$(run --env FOO=a --env HOME= --env FOO=b --user 1000:1000 -- sh -c 'echo $FOO $HOME; env | grep -c ^FOO=') || return 1
+    expect_eq "$(echo $out)" "b /home/user 1" "repeated and empty variables" || return 1
     # a missing cwd is created for the container's first process (runc), an exec's must exist
     out=$(run --cwd /new/dir -- pwd) || return 1
     expect_eq "$out" /new/dir "created cwd" || return 1
     rmdir "$HROOTFS/new/dir" "$HROOTFS/new"
+    # created right after pivot_root, as runc does: before the root is made read-only, and 0755 whatever the
+    # process's umask
+    out=$(run --readonly --cwd /ro/cwd -- pwd 2>&1); local rc=$?
+    rmdir "$HROOTFS/ro/cwd" "$HROOTFS/ro" 2>/dev/null
+    [ "$rc" = 0 ] && expect_eq "$out" /ro/cwd "created cwd in a read-only rootfs" || fail "read-only rootfs: rc $rc $out" || return 1
+    out=$(run --umask 0077 --cwd /um/dir -- sh -c 'stat -c %a /um /um/dir; touch f; stat -c %a f')
+    rm -rf "$HROOTFS/um"
+    expect_eq "$(echo $out)" "755 755 600" "created cwd with umask 0077" || return 1
     ctl create --id cwd --rootfs "$ROOTFS" -- sleep 100 >/dev/null && ctl start --id cwd || return 1
-    ctl exec --id cwd --cwd /no/such/dir -- true 2>"$WORK/err"; local rc=$?
+    ctl exec --id cwd --cwd /no/such/dir -- true 2>"$WORK/err"; rc=$?
     ctl destroy --id cwd
     [ "$rc" = 125 ] && grep -q 'chdir' "$WORK/err" || fail "missing exec cwd: rc $rc $(cat "$WORK/err")"
 }
@@ -326,7 +337,11 @@ t_caps_and_nnp() {
     echo "$out" | grep -q 'NoNewPrivs:.*1' || fail "nnp: $out" || return 1
     # present with every set empty: exactly that, nothing
     out=$(run --no-caps -- sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/self/status' | awk '{print $2}' | tr '\n' ' ')
-    expect_eq "$out" "0000000000000000 0000000000000000 " "empty capability sets"
+    expect_eq "$out" "0000000000000000 0000000000000000 " "empty capability sets" || return 1
+    # an ambient capability that cannot be raised (not inheritable) is a warning, as with runc
+    out=$(run --ambient CAP_NET_RAW -- sh -c 'grep CapAmb /proc/self/status' 2>&1) || fail "ambient not inheritable: $out" || return 1
+    expect_eq "$(echo $out)" "CapAmb: 0000000000000000" "ambient not inheritable" || return 1
+    if [ "$VM" = 0 ]; then grep -q "can't raise ambient capability CAP_NET_RAW" "$LOG" || fail "no warning in the agent's log"; fi
 }
 
 # Absent capabilities follow runc: nothing is touched, so root keeps all it has (the agent's), and a
@@ -508,7 +523,13 @@ t_bind_mount() {
     expect_eq "$out" "$(printf 'shared-data\nsingle\nro')" || return 1
     # per-mount flags that are no filesystem data: nosymfollow
     out=$(run --mount "tmpfs:tmpfs:/nsf:nosymfollow,size=1m" -- sh -c 'ln -s /etc/passwd /nsf/l; cat /nsf/l >/dev/null 2>&1 && echo followed || echo not-followed') || return 1
-    expect_eq "$out" not-followed "nosymfollow"
+    expect_eq "$out" not-followed "nosymfollow" || return 1
+    # a read-only tmpfs is made read-only at the end (runc's finalizeRootfs): mount points under it can be made
+    # (with its other flags)
+    out=$(run --mount "tmpfs:tmpfs:/rot:ro,nosuid,noexec,size=1m" --mount "bind:$GSHARE/c/mounts/0:/rot/sub" --mount "tmpfs:tmpfs:/rot/t" -- \
+        sh -c 'cat /rot/sub/file; touch /rot/x 2>/dev/null && echo rw || echo ro; touch /rot/t/y && echo sub-rw; awk "\$5 == \"/rot\" { print \$6 }" /proc/self/mountinfo | sed "s/,relatime//"' 2>&1) ||
+        fail "read-only tmpfs with mounts under it: $out" || return 1
+    expect_eq "$(echo $out)" "shared-data ro sub-rw ro,nosuid,noexec" "read-only tmpfs with mounts under it"
 }
 
 # What a process writes through the share is on the host when its exit is reported: in a VM the share is
@@ -578,7 +599,17 @@ t_devices() {
     local out
     out=$(run --device c:1:7:/dev/myfull:0640:1000:1000 --device p:0:0:/dev/fifo0 --device c:1:3:/dev/sub/null2 -- \
         sh -c 'stat -c "%A %u %g %t %T" /dev/myfull /dev/fifo0 /dev/sub/null2; echo x > /dev/sub/null2 && echo ok') || return 1
-    expect_eq "$out" "$(printf 'crw-r----- 1000 1000 1 7\nprw-rw-rw- 0 0 0 0\ncrw-rw-rw- 0 0 1 3\nok')"
+    expect_eq "$out" "$(printf 'crw-r----- 1000 1000 1 7\nprw-rw-rw- 0 0 0 0\ncrw-rw-rw- 0 0 1 3\nok')" || return 1
+    # the last mount on /dev decides whether the standard nodes are made, its destination compared as a clean
+    # path (runc's CleanPath): a tmpfs on //dev gets them, a bind on /dev/ does not (nothing written to its source
+    # but for the null node it has, which the masked paths need)
+    local d=$SHARE/c/mounts/dev
+    mkdir -p "$d" && mknod -m 666 "$d/null" c 1 3 || return 1
+    out=$(run --mount "bind:$GSHARE/c/mounts/dev:/dev" --mount "tmpfs:tmpfs://dev:mode=755" -- sh -c '[ -c /dev/null ] && [ -c /dev/urandom ] && [ -L /dev/fd ] && echo nodes' 2>&1)
+    expect_eq "$out" nodes "tmpfs on //dev" || return 1
+    out=$(run --mount "bind:$GSHARE/c/mounts/dev:/dev/" -- true 2>&1) || fail "bind on /dev/: $out" || return 1
+    out=$(ls -A "$d"); rm -rf "$d"
+    expect_eq "$(echo $out)" null "what the source of a bind on /dev/ holds afterwards"
 }
 
 # rro and friends reach submounts (mount_setattr with AT_RECURSIVE); ro alone does not.
@@ -702,7 +733,12 @@ t_seccomp() {
     out=$(run --seccomp-deny mkdir,mkdirat,no_such_syscall_xyz -- sh -c 'mkdir /tmp/d 2>&1 || echo denied; echo still-runs') || return 1
     echo "$out" | grep -q '^denied$' && echo "$out" | grep -q '^still-runs$' || fail "$out" || return 1
     out=$(run --no-nnp --seccomp-deny mkdir,mkdirat -- sh -c 'mkdir /tmp/d 2>/dev/null || echo denied') || return 1
-    expect_eq "$out" denied "without no_new_privs (filter loaded before the credentials change)"
+    expect_eq "$out" denied "without no_new_privs (filter loaded before the credentials change)" || return 1
+    # two conditions on one argument: one rule each, ORed (runc); libseccomp refuses them in one rule
+    out=$(run --seccomp-deny personality --seccomp-arg 0:SCMP_CMP_EQ:0 --seccomp-arg 0:SCMP_CMP_EQ:8 -- \
+        sh -c 'echo runs; linux32 true 2>/dev/null || echo no-linux32; linux64 true 2>/dev/null || echo no-linux64' 2>&1) ||
+        fail "personality(0) or personality(8): $out" || return 1
+    expect_eq "$(echo $out)" "runs no-linux32 no-linux64" "personality(0) or personality(8) denied"
 }
 
 t_oom() {
