@@ -115,6 +115,13 @@ int stdio_prepare(struct process *p, const A3s__Guest__V1__ProcessSpec *ps, int 
         p->stdin_closed = true;
     }
     for (int i = 0; i < 2; i++) {
+        if (i == 0 ? ps->discard_stdout : ps->discard_stderr) {
+            child[1 + i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (child[1 + i] < 0)
+                return -errno;
+            p->out_eof[i] = true; /* no pipe: a read of it is answered with EOF */
+            continue;
+        }
         if (pipe2(fds, O_CLOEXEC) < 0)
             return -errno;
         fcntl(fds[0], F_SETPIPE_SZ, AGENT_PIPE_SIZE); /* best effort: fewer round trips for bulk output */

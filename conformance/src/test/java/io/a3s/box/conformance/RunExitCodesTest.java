@@ -79,6 +79,16 @@ class RunExitCodesTest extends ConformanceTest {
     }
 
     @Test
+    void withNullIoALargeOutputGoesNowhereAndTheProcessEnds() throws Exception {
+        // ctr run --null-io: containerd hands the shim empty stdio paths, and runc's shim gives the process
+        // /dev/null. A pipe in the guest that nobody reads stopped the process at 1 MiB, for ever.
+        PrivateContainerd.Result r = h.ctr(null, Duration.ofSeconds(120), ShimHarness.runArgs(ShimHarness.IMAGE,
+                List.of("--null-io"), "nullio", "sh", "-c", "head -c 8388608 /dev/zero; echo err >&2; exit 4"));
+        assertEquals("", r.stdout(), r.stderr());
+        assertEquals(4, r.exitCode(), r.stderr());
+    }
+
+    @Test
     void aLargeOutputArrivesWholeBeforeCtrExits() throws Exception {
         // 4 MiB through the guest, the shim and the FIFO: nothing truncated at the exit
         PrivateContainerd.Result r = h.ctr(null, Duration.ofSeconds(300), ShimHarness.runArgs(ShimHarness.IMAGE,

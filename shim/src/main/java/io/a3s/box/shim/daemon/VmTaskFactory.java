@@ -79,6 +79,7 @@ final class VmTaskFactory implements TaskFactory {
         String id = req.getId();
         long t0 = System.nanoTime();
         Path bundle = Path.of(req.getBundle());
+        StdioPaths stdio = new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal());
         TaskOptions options;
         try {
             options = TaskOptions.of(req.hasOptions() ? req.getOptions() : null, settings);
@@ -138,8 +139,7 @@ final class VmTaskFactory implements TaskFactory {
             }
 
             ContainerSpec guestSpec = withDefaultHostname(GuestSpecs.toProto(spec), id);
-            guestSpec = guestSpec.toBuilder().setProcess(guestSpec.getProcess().toBuilder()
-                    .setTerminal(req.getTerminal()).setStdin(!req.getStdin().isEmpty())).build();
+            guestSpec = guestSpec.toBuilder().setProcess(stdio.applyTo(guestSpec.getProcess())).build();
             guestSpec = GuestSpecs.withSources(withHostLookups(guestSpec, spec), renamed);
             long tShare = System.nanoTime();
             pid = TaskPids.ofGuest(vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
@@ -175,9 +175,8 @@ final class VmTaskFactory implements TaskFactory {
             specs.remember(id, spec);
             handedOver = true; // from here on, the sandbox's release undoes everything
             try {
-                return new Container(namespace, id, bundle.toString(), pid,
-                        new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal()),
-                        sandbox, events.forNamespace(namespace), clock);
+                return new Container(namespace, id, bundle.toString(), pid, stdio, sandbox,
+                        events.forNamespace(namespace), clock);
             } catch (StatusException e) {
                 sandbox.release();
                 throw e;
@@ -332,7 +331,9 @@ final class VmTaskFactory implements TaskFactory {
         }
         Path rootfs = Path.of(spec.shares().getFirst().hostPath());
         ProcessSpec.Builder p = guestSpec.getProcess().toBuilder();
-        if (p.getEnvList().stream().noneMatch(e -> e.startsWith("HOME="))) {
+        // the agent keeps the last of repeated names, and an empty HOME counts as none, as with runc
+        if (p.getEnvList().reversed().stream().filter(e -> e.startsWith("HOME=")).findFirst()
+                .filter(e -> e.length() > "HOME=".length()).isEmpty()) {
             RootfsLookup.home(rootfs, Integer.toUnsignedLong(p.getUid()), spec.mounts())
                     .ifPresent(home -> p.addEnv("HOME=" + home));
         }

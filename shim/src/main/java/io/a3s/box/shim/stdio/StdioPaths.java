@@ -1,5 +1,6 @@
 package io.a3s.box.shim.stdio;
 
+import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.ttrpc.Code;
 import io.a3s.box.ttrpc.StatusException;
 
@@ -26,6 +27,19 @@ public record StdioPaths(String stdin, String stdout, String stderr, boolean ter
 
     public boolean hasStdin() {
         return !stdin.isEmpty();
+    }
+
+    /**
+     * The process's stdio as the guest is to make it: a terminal, a stdin pipe if the client has a stdin, and
+     * {@code /dev/null} for an output stream no host end takes (an empty path: containerd's null io, or
+     * {@code ctr task exec} without a stderr), as runc's shim gives it; a pipe nobody reads would stop the
+     * process once full. A {@code file://} or {@code binary://} stdout takes both streams.
+     */
+    public ProcessSpec applyTo(ProcessSpec spec) {
+        boolean uri = stdout.startsWith("file://") || stdout.startsWith("binary://");
+        return spec.toBuilder().setTerminal(terminal).setStdin(hasStdin())
+                .setDiscardStdout(!terminal && stdout.isEmpty())
+                .setDiscardStderr(!terminal && stderr.isEmpty() && !uri).build();
     }
 
     /** How stdout (and so stderr) is delivered. */

@@ -363,9 +363,8 @@ public final class TaskService {
     Empty exec(ExecProcessRequest req, CallContext ctx) throws StatusException {
         Container c = container(ctx, req.getId());
         var spec = specs.execProcess(req.getId(), req.getSpec());
-        c.exec(req.getExecId(), spec.toBuilder().setTerminal(req.getTerminal())
-                        .setStdin(!req.getStdin().isEmpty()).build(),
-                new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal()));
+        StdioPaths stdio = new StdioPaths(req.getStdin(), req.getStdout(), req.getStderr(), req.getTerminal());
+        c.exec(req.getExecId(), stdio.applyTo(spec), stdio);
         return Empty.getDefaultInstance();
     }
 
