@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -23,12 +24,15 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A {@code binary://} logging driver, as containerd's shims run it: the binary gets the container's stdout
- * on fd 3 and stderr on fd 4 (read ends), signals readiness by closing (or writing a byte to) fd 5, and
- * {@code CONTAINER_ID} / {@code CONTAINER_NAMESPACE} in its environment; its arguments are the URI's query
- * pairs. The process must not start before the logger is ready, or its first lines would be lost.
+ * on fd 3 and stderr on fd 4 (read ends), signals readiness by closing (or writing a byte to) fd 5; its
+ * environment is {@code CONTAINER_ID} (the exec's id for an exec's logger) and {@code CONTAINER_NAMESPACE} and
+ * nothing else, but the URI's {@code env.NAME=value} pairs (containerd 2.x); its arguments are the other query
+ * pairs, each key followed by its first value ({@code ""} for a key without one), as Go's {@code url.Query}
+ * gives them. The process must not start before the logger is ready, or its first lines would be lost.
  *
  * <p>Java cannot hand a child descriptors beyond 0-2, so the pipes are FIFOs in a private directory and
- * {@code /bin/sh} opens them on fds 3, 4 and 5 before exec'ing the binary. We hold the write ends read-write,
+ * {@code /bin/sh} opens them on fds 3, 4 and 5 before exec'ing the binary (their paths are sh's arguments, not
+ * its environment, which the binary inherits). We hold the write ends read-write,
  * so neither side's open blocks. On close, EOF on fds 3 and 4 lets the binary finish; it gets SIGTERM after
  * {@link #EXIT_GRACE} and SIGKILL {@link #KILL_GRACE} later, as with containerd's runc shim.
  */
@@ -37,6 +41,8 @@ final class BinaryLogger implements AutoCloseable {
     static final long READY_TIMEOUT_SECONDS = 10;
     static final long EXIT_GRACE_SECONDS = 2;
     static final long KILL_GRACE_SECONDS = 12;
+    /** Query keys that name an environment variable of the logger rather than an argument (containerd 2.x). */
+    static final String ENV_PREFIX = "env.";
 
     private final Path dir;
     private final Process process;
@@ -55,17 +61,18 @@ final class BinaryLogger implements AutoCloseable {
         if (!Files.isExecutable(binary)) {
             throw Code.NOT_FOUND.toException("stdio: logging binary %s does not exist or is not executable", binary);
         }
-        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c",
-                "exec \"$0\" \"$@\" 3<\"$A3S_LOG_OUT\" 4<\"$A3S_LOG_ERR\" 5>\"$A3S_LOG_READY\"", binary.toString()));
-        if (uri.getRawQuery() != null) {
-            for (String pair : uri.getRawQuery().split("&")) {
-                int eq = pair.indexOf('=');
-                argv.add(decode(eq < 0 ? pair : pair.substring(0, eq)));
-                if (eq >= 0) {
-                    argv.add(decode(pair.substring(eq + 1)));
-                }
+        Map<String, String> query = query(uri);
+        Map<String, String> childEnv = new LinkedHashMap<>();
+        List<String> args = new ArrayList<>();
+        query.forEach((k, v) -> {
+            if (k.startsWith(ENV_PREFIX)) {
+                childEnv.put(k.substring(ENV_PREFIX.length()), v);
+            } else {
+                args.add(k);
+                args.add(v);
             }
-        }
+        });
+        childEnv.putAll(env); // CONTAINER_ID and CONTAINER_NAMESPACE win over the URI's
         Path dir = null;
         List<AutoCloseable> opened = new ArrayList<>();
         try {
@@ -80,12 +87,14 @@ final class BinaryLogger implements AutoCloseable {
             opened.add(outW);
             FileChannel errW = FileChannel.open(err, StandardOpenOption.READ, StandardOpenOption.WRITE);
             opened.add(errW);
+            List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c",
+                    "o=$1 e=$2 r=$3; shift 3; exec \"$0\" \"$@\" 3<\"$o\" 4<\"$e\" 5>\"$r\"", binary.toString(),
+                    out.toString(), err.toString(), ready.toString()));
+            argv.addAll(args);
             ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD);
-            pb.environment().putAll(env);
-            pb.environment().put("A3S_LOG_OUT", out.toString());
-            pb.environment().put("A3S_LOG_ERR", err.toString());
-            pb.environment().put("A3S_LOG_READY", ready.toString());
+            pb.environment().clear();
+            pb.environment().putAll(childEnv);
             Process p = pb.start();
             awaitReady(ready, p, binary);
             return new BinaryLogger(dir, p, outW, errW);
@@ -155,6 +164,31 @@ final class BinaryLogger implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
         }
+    }
+
+    /**
+     * The query's pairs as Go's {@code url.Query} reads them for containerd: split at {@code &}, a key without
+     * {@code =} has the value {@code ""}, a repeated key keeps its first value, a pair with {@code ;} or a bad
+     * escape is dropped. In the order of first appearance (Go's map has none).
+     */
+    static Map<String, String> query(URI uri) {
+        Map<String, String> pairs = new LinkedHashMap<>();
+        String raw = uri.getRawQuery();
+        if (raw == null) {
+            return pairs;
+        }
+        for (String pair : raw.split("&")) {
+            if (pair.isEmpty() || pair.contains(";")) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            try {
+                pairs.putIfAbsent(decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1)));
+            } catch (IllegalArgumentException e) {
+                log.warn("binary:// logger {}: query pair {} dropped: {}", uri.getPath(), pair, e.getMessage());
+            }
+        }
+        return pairs;
     }
 
     private static String decode(String s) {

@@ -61,11 +61,15 @@ class BinaryLoggerTest {
                 #!/bin/sh
                 # $1 = the "file" query value
                 exec 5>&-
-                { cat <&3 | sed 's/^/out: /'; cat <&4 | sed 's/^/err: /'; echo "id=$CONTAINER_ID ns=$CONTAINER_NAMESPACE"; } > "$2.tmp"
+                { cat <&3 | sed 's/^/out: /'; cat <&4 | sed 's/^/err: /'; echo "id=$CONTAINER_ID ns=$CONTAINER_NAMESPACE"
+                  echo "args=$# $3 [$4] extra=$EXTRA home=${HOME-unset} a3s=${A3S_LOG_OUT-unset}"; } > "$2.tmp"
                 mv "$2.tmp" "$2"
                 """);
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
-        StdioPaths paths = new StdioPaths("", "binary://" + script + "?file=" + log, "binary://" + script, false);
+        // as containerd: a key's first value only, "" for a key without one, env.NAME into the environment,
+        // which holds nothing of the shim's
+        StdioPaths paths = new StdioPaths("", "binary://" + script + "?file=" + log + "&debug&env.EXTRA=x%20y&file=no",
+                "binary://" + script, false);
         ProcessIo io = ProcessIo.open("test", paths, printed("hello\n", "oops\n"),
                 Map.of("CONTAINER_ID", "c1", "CONTAINER_NAMESPACE", "ns1"));
         io.start();
@@ -75,7 +79,8 @@ class BinaryLoggerTest {
         while (!Files.exists(log) && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertEquals("out: hello\nerr: oops\nid=c1 ns=ns1\n", Files.readString(log));
+        assertEquals("out: hello\nerr: oops\nid=c1 ns=ns1\nargs=4 debug [] extra=x y home=unset a3s=unset\n",
+                Files.readString(log));
     }
 
     @Test
