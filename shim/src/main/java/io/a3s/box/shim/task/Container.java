@@ -62,7 +62,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       were running (bounded by {@link #EXEC_EXIT_BOUND}), and so does its {@code Wait}, so that the Delete
  *       containerd sends when Wait returns does not find an exec still running.</li>
  *   <li>An exit that happens before {@code start} returned (a process that fails at once) is still
- *       delivered, after TaskStart.</li>
+ *       delivered, after TaskStart. An exec that never started (its Start failed, or it was parked when its
+ *       container went) has no TaskExit, as with runc's shim.</li>
  *   <li>A dead VM is an exit of every process in it, with status 137, never a hang.</li>
  * </ol>
  *
@@ -74,7 +75,8 @@ public final class Container {
     private static final Logger log = LoggerFactory.getLogger(Container.class);
 
     public static final Duration IO_DRAIN_BOUND = Duration.ofSeconds(10);
-    public static final Duration EXEC_EXIT_BOUND = Duration.ofSeconds(5);
+    /** Longer than {@link #IO_DRAIN_BOUND}: an exec's exit waits for its output, the init's for that exit. */
+    public static final Duration EXEC_EXIT_BOUND = IO_DRAIN_BOUND.plusSeconds(5);
     /** Deadline of a WaitProcess: the life of a process. The VM dying ends it sooner. */
     static final Duration WAIT_FOREVER = Duration.ofDays(3650);
     private static final int SIGKILL = 9;
@@ -89,7 +91,7 @@ public final class Container {
     static final Duration START_FAILURE_EXIT_BOUND = Duration.ofSeconds(5);
 
     private final String id;
-    private final Map<String, String> loggerEnv;
+    private final String namespace;
     private final String bundle;
     private final Sandbox sandbox;
     private final EventSink events;
@@ -103,6 +105,11 @@ public final class Container {
     // guarded by lock
     private ExitStatus pendingInitExit;
 
+    /** What a {@code binary://} logger is told: an exec's logger gets the exec's id, as with runc's shim. */
+    private Map<String, String> loggerEnv(String processId) {
+        return Map.of("CONTAINER_ID", processId, "CONTAINER_NAMESPACE", namespace);
+    }
+
     /**
      * A container whose init process the agent has created (parked) with {@code initPid}.
      * Starts watching the init's exit and copying its stdio.
@@ -115,13 +122,13 @@ public final class Container {
     /** As above, in containerd namespace {@code namespace} (which logging binaries are told). */
     public Container(String namespace, String id, String bundle, int initPid, StdioPaths stdio, Sandbox sandbox,
                      EventSink events, Clock clock) throws StatusException {
-        this.loggerEnv = Map.of("CONTAINER_ID", id, "CONTAINER_NAMESPACE", namespace);
+        this.namespace = namespace;
         this.id = id;
         this.bundle = bundle;
         this.sandbox = sandbox;
         this.events = events;
         this.clock = clock;
-        ProcessIo io = ProcessIo.open("task " + id, stdio, streams(""), loggerEnv);
+        ProcessIo io = ProcessIo.open("task " + id, stdio, streams(""), loggerEnv(id));
         this.init = new TaskProcess("", stdio, io);
         init.pid = initPid;
         io.start();
@@ -221,7 +228,7 @@ public final class Container {
             if (init.state instanceof ProcessState.Stopped || init.state instanceof ProcessState.Deleted) {
                 throw Code.FAILED_PRECONDITION.toException("exec %s: task %s is %s", execId, id, init.state.label());
             }
-            ProcessIo io = ProcessIo.open("exec " + id + "/" + execId, stdio, streams(execId), loggerEnv);
+            ProcessIo io = ProcessIo.open("exec " + id + "/" + execId, stdio, streams(execId), loggerEnv(execId));
             p = new TaskProcess(execId, stdio, io);
             execs.put(execId, p);
         } finally {
@@ -259,6 +266,11 @@ public final class Container {
             p = process(execId);
             if (p.state instanceof ProcessState.Stopped || p.state instanceof ProcessState.Deleted) {
                 throw Code.NOT_FOUND.toException("%s: process already finished", p.describe(id));
+            }
+            if (!p.isInit() && p.state instanceof ProcessState.Created) {
+                // runc's shim has no process for an exec before its Start; ours is parked in the guest, and a
+                // signal would end it with an exit nobody started
+                throw invalid(p, "kill");
             }
         } finally {
             lock.unlock();
@@ -433,12 +445,27 @@ public final class Container {
         lock.lock();
         try {
             TaskProcess p = process(execId);
+            if (p.isInit() && pendingInitExit != null) {
+                // its exit waits for the execs' (guarantee 2): until it is published the task runs, as with runc,
+                // else a client that reads State before it deletes would find execs still running
+                return new ProcessView(p.execId, p.pid, ProcessState.RUNNING, p.stdio, null);
+            }
             ExitStatus exit = switch (p.state) {
                 case ProcessState.Stopped s -> s.exit();
                 case ProcessState.Deleted d -> d.exit();
                 default -> null;
             };
             return new ProcessView(p.execId, p.pid, p.state, p.stdio, exit);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The init exited and its exit waits for the execs' (guarantee 2). For tests. */
+    boolean initExitHeld() {
+        lock.lock();
+        try {
+            return pendingInitExit != null;
         } finally {
             lock.unlock();
         }
@@ -611,8 +638,13 @@ public final class Container {
             if (p.state instanceof ProcessState.Deleted) {
                 return;
             }
+            boolean neverStarted = p.state instanceof ProcessState.Created;
             p.state = new ProcessState.Stopped(exit);
-            if (p.isInit()) {
+            if (!p.isInit() && neverStarted) {
+                // a parked exec that went with its container, or whose Start failed: as runc's shim, which has
+                // no process to report for it, no TaskExit (it would follow no exec-started, or the init's exit)
+                waiters.add(() -> p.exited.complete(exit));
+            } else if (p.isInit()) {
                 if (execs.values().stream().anyMatch(TaskProcess::isLive)) {
                     pendingInitExit = exit; // guarantee 2: published (and Wait returns) with the last exec's exit
                     scheduleInitExitBound();
@@ -663,7 +695,6 @@ public final class Container {
 
     // called with lock held
     private TaskExit exitEvent(TaskProcess p, ExitStatus exit) {
-        p.exitPublished = true;
         return TaskExit.newBuilder().setContainerId(id).setId(p.isInit() ? id : p.execId).setPid(p.pid)
                 .setExitStatus(exit.status()).setExitedAt(exit.timestamp()).build();
     }

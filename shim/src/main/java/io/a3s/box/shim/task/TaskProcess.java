@@ -19,8 +19,6 @@ final class TaskProcess {
     ProcessState state = ProcessState.CREATED;
     // guarded by container lock; the pid as reported (TaskPids), known once created
     int pid;
-    // guarded by container lock; the exit has been published (or is deliberately not, for a deleted process)
-    boolean exitPublished;
 
     TaskProcess(String execId, StdioPaths stdio, ProcessIo io) {
         this.execId = execId;
