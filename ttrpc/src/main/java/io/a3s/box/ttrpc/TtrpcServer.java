@@ -42,6 +42,8 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class TtrpcServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TtrpcServer.class);
+    private static final long ACCEPT_BACKOFF_MIN = 5;
+    private static final long ACCEPT_BACKOFF_MAX = 1000;
 
     private final Path socketPath;
     private final Map<String, ServiceDefinition> services;
@@ -120,15 +122,32 @@ public final class TtrpcServer implements AutoCloseable {
     }
 
     private void acceptLoop(ServerSocketChannel ch) {
+        long backoffMillis = 0;
         try {
             while (true) {
-                SocketChannel conn = ch.accept();
+                SocketChannel conn;
+                try {
+                    conn = ch.accept();
+                } catch (ClosedChannelException e) {
+                    throw e;
+                } catch (IOException e) {
+                    // EMFILE, ENFILE, ENOBUFS: the process or the host is short of something for a while. Leaving
+                    // the loop would keep the socket and the process, and never accept again; ttrpc's Serve, like
+                    // Go's http server, backs off from 5 ms, doubling up to 1 s, and goes on.
+                    backoffMillis = Math.min(backoffMillis == 0 ? ACCEPT_BACKOFF_MIN : backoffMillis * 2,
+                            ACCEPT_BACKOFF_MAX);
+                    log.warn("ttrpc accept on {} failed: {}; retrying in {} ms", socketPath, e.toString(),
+                            backoffMillis);
+                    Thread.sleep(backoffMillis);
+                    continue;
+                }
+                backoffMillis = 0;
                 onAccepted(conn);
             }
         } catch (ClosedChannelException e) {
             // shutdown closed the listener
-        } catch (IOException e) {
-            log.error("ttrpc accept on {} failed, no longer accepting: {}", socketPath, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             lock.lock();
             try {

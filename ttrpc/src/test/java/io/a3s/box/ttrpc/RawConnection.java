@@ -35,9 +35,13 @@ final class RawConnection implements AutoCloseable {
     }
 
     void sendRequest(int stream, String service, String method, byte[] payload) throws IOException {
-        byte[] req = Request.newBuilder().setService(service).setMethod(method)
-                .setPayload(com.google.protobuf.ByteString.copyFrom(payload)).build().toByteArray();
-        sendFrame(req.length, stream, MessageType.REQUEST, (byte) 0, req);
+        sendRequest(stream, (byte) 0, Request.newBuilder().setService(service).setMethod(method)
+                .setPayload(com.google.protobuf.ByteString.copyFrom(payload)).build());
+    }
+
+    void sendRequest(int stream, byte flags, Request request) throws IOException {
+        byte[] req = request.toByteArray();
+        sendFrame(req.length, stream, MessageType.REQUEST, flags, req);
     }
 
     /** Reads one response frame. */

@@ -126,6 +126,34 @@ class TtrpcServerClientTest {
     }
 
     @Test
+    void aNegativeTimeoutIsADeadlineAlreadyPassed() throws Exception {
+        // Go's client sends time.Until(deadline), which is negative once the deadline passed; ttrpc then hands
+        // the handler an expired context (timeout != 0), where "no deadline" would let a Wait block for ever
+        try (RawConnection raw = new RawConnection(socket)) {
+            raw.sendRequest(1, (byte) 0, io.a3s.box.ttrpc.wire.proto.Request.newBuilder().setService(SVC).setMethod("Echo")
+                    .setPayload(StringValue.of("late").toByteString()).setTimeoutNano(-5_000_000).build());
+            raw.readResponse();
+            assertEquals(Duration.ZERO, lastContext.get().remaining().orElseThrow());
+            assertTrue(lastContext.get().isCancelled());
+        }
+    }
+
+    @Test
+    void aUnaryMethodRunsWhateverTheFlagsAndAnUnknownFrameTypeIsIgnored() throws Exception {
+        // as ttrpc's serviceSet.handle (flags are not looked at for a unary method) and its server loop, which
+        // ignores message types it does not know "for future compat"
+        try (RawConnection raw = new RawConnection(socket)) {
+            raw.sendFrame(2, 1, (byte) 0x7f, (byte) 0, "zz".getBytes());
+            raw.sendRequest(3, MessageType.FLAG_REMOTE_OPEN, io.a3s.box.ttrpc.wire.proto.Request.newBuilder().setService(SVC)
+                    .setMethod("Echo").setPayload(StringValue.of("flagged").toByteString()).build());
+            RawConnection.Answer a = raw.readResponse();
+            assertEquals(3, a.stream());
+            assertEquals(Code.OK, a.code());
+            assertEquals("flagged", StringValue.parseFrom(a.response().getPayload()).getValue());
+        }
+    }
+
+    @Test
     void unknownServiceAndMethodAreUnimplemented() throws Exception {
         try (TtrpcClient c = client()) {
             StatusException s = assertThrows(StatusException.class, () ->

@@ -144,11 +144,8 @@ public final class ServerConnection implements CallContext.ConnectionState {
                     "unmarshal request error: " + e.getMessage()), null);
             return;
         }
-        if ((header.flags() & MessageType.FLAG_REMOTE_OPEN) != 0) {
-            respond(header.streamId(), Code.UNIMPLEMENTED.withDescription(
-                    "streaming calls are not supported: " + request.getService() + "/" + request.getMethod()), null);
-            return;
-        }
+        // As ttrpc's serviceSet.handle: a unary method runs whatever the frame's flags say (this server has no
+        // streaming methods, so a stream open names an unknown method or a unary one)
         ServiceDefinition service = services.get(request.getService());
         if (service == null) {
             respond(header.streamId(), Code.UNIMPLEMENTED.withDescription("service " + request.getService()), null);
@@ -170,7 +167,8 @@ public final class ServerConnection implements CallContext.ConnectionState {
             lock.unlock();
         }
         long deadline = 0;
-        if (request.getTimeoutNano() > 0) {
+        // negative too, as ttrpc's != 0: Go's client sends time.Until(deadline), below 0 once it has passed
+        if (request.getTimeoutNano() != 0) {
             deadline = System.nanoTime() + request.getTimeoutNano();
             if (deadline == 0) {
                 deadline = 1; // 0 means "no deadline"

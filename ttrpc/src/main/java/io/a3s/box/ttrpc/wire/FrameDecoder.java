@@ -12,9 +12,11 @@ import java.nio.ByteBuffer;
  *   <li>{@code maxPayload} &lt; payload &lt; 16 MiB: the payload is skipped as it arrives (never buffered) and
  *       {@link Listener#onOversized} is called once, so the peer gets RESOURCE_EXHAUSTED on that stream and
  *       the connection stays usable, as in containerd/ttrpc;</li>
- *   <li>a length whose first byte is not 0 (16 MiB or more), or an unknown message type: the stream is not
- *       ttrpc; {@link #feed} throws {@link CorruptedFrameException} and the decoder must not be fed again.</li>
+ *   <li>a length whose first byte is not 0 (16 MiB or more): the stream is not ttrpc; {@link #feed} throws
+ *       {@link CorruptedFrameException} and the decoder must not be fed again.</li>
  * </ul>
+ * A message type this implementation does not know is a frame like any other: the listener decides (ttrpc
+ * ignores such frames "for future compat").
  */
 public final class FrameDecoder {
     /** Lengths from here on cannot come from a ttrpc peer: the protocol keeps the length's first byte 0. */
@@ -85,7 +87,7 @@ public final class FrameDecoder {
     }
 
     private void startFrame(FrameHeader header, Listener listener) throws CorruptedFrameException {
-        if (header.length() >= CORRUPT_LENGTH || !MessageType.isKnown(header.type())) {
+        if (header.length() >= CORRUPT_LENGTH) {
             corrupted = true;
             throw new CorruptedFrameException("not a ttrpc frame: " + header);
         }

@@ -17,10 +17,6 @@ public final class MessageType {
     private MessageType() {
     }
 
-    public static boolean isKnown(byte type) {
-        return type == REQUEST || type == RESPONSE || type == DATA;
-    }
-
     public static String name(byte type) {
         return switch (type) {
             case REQUEST -> "REQUEST";
