@@ -19,9 +19,14 @@ import java.util.HexFormat;
  *   shim/&lt;key&gt;.log                 that daemon's log (each task's lines also go to its bundle's log FIFO)
  *   tasks/&lt;namespace&gt;/&lt;id&gt;.json   one file per live task: what `delete` needs to clean up after a crash
  * </pre>
- * Socket paths must stay under 107 bytes, hence short names.
+ * Socket paths must fit in {@link #MAX_SOCKET_PATH} bytes, hence short names.
  */
 public record Layout(Path root) {
+    /**
+     * The longest Unix socket path the JDK binds or connects to: sun_path's 108 bytes less its NUL and one more
+     * ({@code MAX_UNIX_DOMAIN_PATH_LEN} of its nio_util.h), which is also containerd's {@code socketPathLimit}.
+     */
+    public static final int MAX_SOCKET_PATH = 106;
     public static final String DEFAULT_ROOT = "/run/a3s-box";
     public static final String ROOT_ENV = "A3S_BOX_STATE";
 

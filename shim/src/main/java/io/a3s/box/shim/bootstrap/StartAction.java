@@ -16,9 +16,6 @@ import java.nio.file.Path;
  * together, as one answer); exit 0. On failure a one-line reason on stderr and exit 1.
  */
 final class StartAction {
-    /** Longest Unix socket path (sun_path is 108 bytes with its NUL). */
-    static final int MAX_SOCKET_PATH = 107;
-
     private StartAction() {
     }
 
@@ -43,8 +40,8 @@ final class StartAction {
             DaemonStarter starter = new DaemonStarter(layout, address, ttrpcAddress, debug,
                     JvmCommand.current(ShimMain.class.getName()), ShimMain.class.getName());
             Path socket = starter.socket().toAbsolutePath();
-            if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
-                throw new IOException("socket path " + socket + " is longer than " + MAX_SOCKET_PATH
+            if (socket.toString().getBytes(StandardCharsets.UTF_8).length > Layout.MAX_SOCKET_PATH) {
+                throw new IOException("socket path " + socket + " is longer than " + Layout.MAX_SOCKET_PATH
                         + " bytes: choose a shorter state directory");
             }
             starter.ensureRunning();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.a3s.box.containerd.runtimeoptions.Options;
+import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.events.Anys;
 import io.a3s.box.shim.vm.Accelerator;
 import io.a3s.box.shim.vm.VmConfig;
@@ -64,10 +65,10 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
     public static final Duration MIN_IDLE_TTL = Duration.ofSeconds(1);
     public static final Duration MAX_IDLE_TTL = Duration.ofDays(7);
     public static final Duration MAX_LEASE_WAIT = Duration.ofHours(1);
-    /** {@code <state_dir>/shim/<16 hex>.sock} must fit in sun_path (107 bytes). */
+    /** {@code <state_dir>/shim/<16 hex>.sock} must fit in {@link Layout#MAX_SOCKET_PATH}. */
     static final int MAX_KERNEL_ARGS = 32;
     static final int MAX_KERNEL_ARG_LENGTH = 256;
-    public static final int MAX_STATE_DIR_LENGTH = 107 - "/shim/0123456789abcdef.sock".length();
+    public static final int MAX_STATE_DIR_LENGTH = Layout.MAX_SOCKET_PATH - "/shim/0123456789abcdef.sock".length();
 
     public ShimConfig {
         Objects.requireNonNull(vm, "vm");
@@ -383,7 +384,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
                     Path p = absolutePath(name, v);
                     if (p.toString().length() > MAX_STATE_DIR_LENGTH) {
                         throw error(name, "\"" + p + "\" is too long (at most " + MAX_STATE_DIR_LENGTH
-                                + " bytes: socket paths under it must fit in 107)");
+                                + " bytes: socket paths under it must fit in " + Layout.MAX_SOCKET_PATH + ")");
                     }
                     stateDir = p;
                 }

@@ -45,8 +45,6 @@ public final class StateDir {
     public static final String SHARE = "share";
     public static final String VOLUMES = "volumes";
     public static final String OWNER = "owner";
-    /** sun_path is 108 bytes including the NUL. */
-    public static final int MAX_SOCKET_PATH = 107;
 
     private StateDir() {}
 

@@ -3,6 +3,7 @@ package io.a3s.box.shim.config;
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import io.a3s.box.containerd.runtimeoptions.Options;
+import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.vm.Accelerator;
 import io.a3s.box.shim.vm.VmConfig;
 import io.a3s.box.ttrpc.Code;
@@ -171,6 +172,33 @@ class ShimConfigTest {
                 error("[vm]\nbackend = \"firecracker\""));
         assertEquals("test.toml: vm.kernel: \"vmlinuz\" must be an absolute path", error("[vm]\nkernel = \"vmlinuz\""));
         assertTrue(error("[shim]\nstate_dir = \"/" + "x".repeat(100) + "\"").contains("too long"));
+    }
+
+    @Test
+    void theLongestStateDirGivesASocketPathTheJdkBindsAndOneByteMoreIsRefused() throws Exception {
+        // the limit is the JDK's (106 bytes), not sun_path's 107: an 80-byte state_dir failed at bind
+        Path base = Files.createTempDirectory(Path.of("/tmp"), "sd");
+        try {
+            String longest = base + "/" + "x".repeat(ShimConfig.MAX_STATE_DIR_LENGTH - base.toString().length() - 1);
+            assertEquals(ShimConfig.MAX_STATE_DIR_LENGTH, longest.length());
+            assertEquals(longest, parse("[shim]\nstate_dir = \"" + longest + "\"").shim().stateDir().toString());
+            assertTrue(error("[shim]\nstate_dir = \"" + longest + "y\"").contains("too long"));
+            Path socket = Path.of(longest, "shim", "0123456789abcdef.sock");
+            assertEquals(Layout.MAX_SOCKET_PATH, socket.toString().length());
+            Files.createDirectories(socket.getParent());
+            try (var ch = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+                ch.bind(java.net.UnixDomainSocketAddress.of(socket));
+            }
+            Path tooLong = Path.of(longest + "y", "shim", "0123456789abcdef.sock");
+            Files.createDirectories(tooLong.getParent());
+            try (var ch = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+                assertThrows(java.io.IOException.class, () -> ch.bind(java.net.UnixDomainSocketAddress.of(tooLong)));
+            }
+        } finally {
+            try (var walk = Files.walk(base)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.a3s.box.shim.sys.Linux;
 import io.a3s.box.shim.sys.ProcessRef;
 import io.a3s.box.shim.vm.Accelerator;
+import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.vm.StateDir;
 import io.a3s.box.shim.vm.VmBackend;
 import io.a3s.box.shim.vm.VmConfig;
@@ -91,9 +92,9 @@ public final class QemuBackend implements VmBackend {
             }
         }
         int sockLen = dir.resolve(StateDir.AGENT_SOCKET).toString().getBytes().length;
-        if (sockLen > StateDir.MAX_SOCKET_PATH) {
+        if (sockLen > Layout.MAX_SOCKET_PATH) {
             throw new VmException(VmException.Kind.CONFIG, "vm " + id + ": state directory " + dir
-                    + " is too long: socket paths must be at most " + StateDir.MAX_SOCKET_PATH + " bytes");
+                    + " is too long: socket paths must be at most " + Layout.MAX_SOCKET_PATH + " bytes");
         }
         Accelerator accel = probe.resolve(config.accelerator());
         if (accel == Accelerator.KVM && config.accelerator() == Accelerator.KVM) {

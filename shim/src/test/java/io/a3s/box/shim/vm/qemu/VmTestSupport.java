@@ -37,7 +37,7 @@ final class VmTestSupport {
         return VmConfig.ofImage(image());
     }
 
-    /** A short state root under /tmp (Unix socket paths are limited to 107 bytes). */
+    /** A short state root under /tmp (Unix socket paths are limited to 106 bytes, Layout.MAX_SOCKET_PATH). */
     static Path newStateRoot() throws IOException {
         return Files.createTempDirectory(Path.of("/tmp"), "a3s-vmt");
     }
