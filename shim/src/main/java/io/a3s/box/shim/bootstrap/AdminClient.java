@@ -4,6 +4,7 @@ import io.a3s.box.shim.admin.v1.CleanupTaskRequest;
 import io.a3s.box.shim.admin.v1.CleanupTaskResponse;
 import io.a3s.box.shim.admin.v1.PingRequest;
 import io.a3s.box.shim.admin.v1.PingResponse;
+import io.a3s.box.shim.task.TaskService;
 import io.a3s.box.ttrpc.StatusException;
 import io.a3s.box.ttrpc.TtrpcClient;
 
@@ -21,7 +22,8 @@ import java.util.Optional;
 final class AdminClient {
     static final String SERVICE = "a3s.shim.v1.Admin";
     static final Duration PING_TIMEOUT = Duration.ofSeconds(2);
-    static final Duration CLEANUP_TIMEOUT = Duration.ofSeconds(10);
+    /** The daemon answers within its bound; containerd kills `delete` at 5 s. */
+    static final Duration CLEANUP_TIMEOUT = Duration.ofMillis(TaskService.CLEANUP_BOUND_MILLIS + 500);
 
     private AdminClient() {
     }

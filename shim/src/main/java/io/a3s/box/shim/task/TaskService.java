@@ -210,9 +210,36 @@ public final class TaskService {
                 return new Cleanup.Unknown();
             }
         }
-        Cleanup.Deleted d = new Cleanup.Deleted(destroy(c));
+        Cleanup.Deleted d = new Cleanup.Deleted(destroyWithin(c, Duration.ofMillis(CLEANUP_BOUND_MILLIS)));
         containers.remove(key, c);
         return d;
+    }
+
+    /**
+     * The daemon's share of containerd's {@code delete}, which containerd kills at 5 s (its cleanupTimeout): the
+     * rest goes to starting the JVM of {@code delete} and its Ping.
+     */
+    public static final long CLEANUP_BOUND_MILLIS = 2500; // a constant: `delete` reads it without loading this class
+
+    /**
+     * {@link #destroy}, answered within {@code bound}: past it the VM is killed (a guest that takes neither the
+     * SIGKILL nor the delete in that time is hung), the exit reported is a dead VM's, and the teardown finishes
+     * behind the answer, as the VM's death lets it.
+     */
+    private static Container.Deleted destroyWithin(Container c, Duration bound) {
+        CompletableFuture<Container.Deleted> done = new CompletableFuture<>();
+        Thread.ofVirtual().name("cleanup-" + c.id()).start(() -> done.complete(destroy(c)));
+        try {
+            return done.get(bound.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            c.sandbox().kill("cleanup of task " + c.id() + " not done within " + bound);
+            return new Container.Deleted(c.initPid(), new ExitStatus(ExitStatus.VM_DIED, Instant.now()));
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cleanup of task " + c.id(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Container.Deleted(c.initPid(), new ExitStatus(ExitStatus.VM_DIED, Instant.now()));
+        }
     }
 
     /** How long a task killed by {@link #destroy} gets to report its exit before its sandbox is released. */

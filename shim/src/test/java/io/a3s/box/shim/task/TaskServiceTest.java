@@ -565,6 +565,23 @@ class TaskServiceTest {
     }
 
     @Test
+    void theCleanupOfATaskWhoseGuestHangsAnswersWithinItsBoundAndKillsTheVm() throws Exception {
+        // containerd kills the shim binary's delete at 5 s; a guest that takes no signal must not make it wait
+        create(NS, "stuck", "sleep", "1000");
+        start("stuck", "");
+        FakeSandbox vm = vmOfTask.get(NS + "/stuck");
+        vm.fake.signalsHang = true;
+        long t0 = System.nanoTime();
+        TaskService.Cleanup.Deleted d = assertInstanceOf(TaskService.Cleanup.Deleted.class, svc.cleanup(NS, "stuck"));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(ms < TaskService.CLEANUP_BOUND_MILLIS + 1000, "cleanup took " + ms + " ms");
+        assertEquals(128 + SIGKILL, d.deleted().exit().status());
+        assertEquals(1, vm.kills.get());
+        assertEquals(0, svc.taskCount());
+        eventually("the teardown finished behind the answer", () -> vm.releases.get() == 1);
+    }
+
+    @Test
     void createTwiceIsAlreadyExistsAndTheIdIsFreeAfterDelete() throws Exception {
         create(NS, "twice", "sleep");
         assertStatus(Code.ALREADY_EXISTS, () -> create(NS, "twice", "sleep"), "twice");
