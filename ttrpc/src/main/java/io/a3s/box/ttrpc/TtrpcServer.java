@@ -232,6 +232,16 @@ public final class TtrpcServer implements AutoCloseable {
         return this;
     }
 
+    /** Connections open now (accepted and not yet closed). */
+    public int connectionCount() {
+        lock.lock();
+        try {
+            return connections.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public boolean isShutdown() {
         lock.lock();
         try {

@@ -126,6 +126,21 @@ class TtrpcServerClientTest {
     }
 
     @Test
+    void connectionCountFollowsClientsComingAndGoing() throws Exception {
+        // the shim daemon does not exit idle while containerd holds a connection (it connects before its Create)
+        assertEquals(0, server.connectionCount());
+        TtrpcClient c = client();
+        c.call(SVC, "Empty", Empty.getDefaultInstance(), Empty.parser(), Duration.ofSeconds(5));
+        assertEquals(1, server.connectionCount());
+        c.close();
+        long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (server.connectionCount() != 0 && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        assertEquals(0, server.connectionCount());
+    }
+
+    @Test
     void aNegativeTimeoutIsADeadlineAlreadyPassed() throws Exception {
         // Go's client sends time.Until(deadline), which is negative once the deadline passed; ttrpc then hands
         // the handler an expired context (timeout != 0), where "no deadline" would let a Wait block for ever

@@ -142,8 +142,16 @@ public final class ShimDaemon {
     }
 
     /**
-     * Exits after {@link #IDLE_EXIT} without tasks, without racing a `start` that is handing this daemon to
-     * containerd: under the start lock, the pid file goes first (the launcher's fast path then spawns a new
+     * A task, or a connection: containerd connects as soon as a `start` named this daemon, before its Create, and
+     * keeps the connection while it has a task here (a Ping's lasts a moment).
+     */
+    private boolean busy() {
+        return tasks.taskCount() > 0 || server.connectionCount() > 0;
+    }
+
+    /**
+     * Exits after {@link #IDLE_EXIT} without tasks or connections, without racing a `start` that is handing this
+     * daemon to containerd: under the start lock, the pid file goes first (the launcher's fast path then spawns a new
      * daemon instead of naming this one), a short grace lets a task that was already on its way cancel the
      * exit, and the socket goes before the lock is released.
      */
@@ -153,7 +161,7 @@ public final class ShimDaemon {
         while (!server.isShutdown()) {
             try {
                 Thread.sleep(IDLE_CHECK);
-                if (tasks.taskCount() > 0) {
+                if (busy()) {
                     idleSince = Instant.now();
                     continue;
                 }
@@ -164,7 +172,7 @@ public final class ShimDaemon {
                      FileLock ignored = ch.lock()) {
                     Files.deleteIfExists(config.pidFile());
                     Thread.sleep(IDLE_GRACE);
-                    if (tasks.taskCount() > 0) {
+                    if (busy()) {
                         Files.writeString(config.pidFile(), Long.toString(ProcessHandle.current().pid()));
                         idleSince = Instant.now();
                         continue;
