@@ -1,15 +1,37 @@
 /* seccomp filters from the spec, with libseccomp. Built before the process parks (so a bad profile fails
  * CreateContainer/ExecProcess), loaded as the last step before execve (see container.c for the one
  * exception). Syscall names this libseccomp or architecture does not know are skipped with a log line,
- * as runc does; unknown actions, operators or architectures are errors. */
+ * as runc does; unknown actions, operators or architectures are errors.
+ *
+ * As runc (libcontainer/seccomp/patchbpf), a profile that does not allow by default gets a stub in front of
+ * libseccomp's program: an x86_64 syscall numbered above every syscall the profile names fails with ENOSYS
+ * instead of the default action. A profile older than the program that runs under it then says "no such
+ * syscall", which libc falls back from (glibc 2.39's fchmodat2, say), where EPERM is a hard failure. */
 #include "container.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* What seccomp_prepare hands seccomp_install. */
+struct filter {
+    scmp_filter_ctx ctx;
+    int max_nr;         /* the highest x86_64 syscall number the profile names; -1: none */
+    bool enosys_stub;   /* the default action is not permissive, nor ENOSYS already */
+    unsigned int flags; /* SECCOMP_FILTER_FLAG_* for seccomp(2), as libseccomp would pass them */
+};
+
+#define X32_SYSCALL_BIT 0x40000000u
 
 static int parse_action(const char *name, bool has_ret, uint32_t ret, uint32_t *out)
 {
@@ -73,6 +95,10 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
         snprintf(err, errlen, "seccomp_init");
         return -ENOMEM;
     }
+    struct filter *filter = xcalloc(1, sizeof(*filter));
+    filter->ctx = ctx;
+    filter->max_nr = -1;
+    filter->enosys_stub = def != SCMP_ACT_ALLOW && def != SCMP_ACT_LOG && def != SCMP_ACT_ERRNO(ENOSYS);
     int r;
     /* no_new_privs is the spec's business, not libseccomp's (which sets it by default). */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
@@ -90,11 +116,13 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
     }
     for (size_t i = 0; i < spec->n_flags; i++) {
         const char *f = spec->flags[i];
-        if (strcmp(f, "SECCOMP_FILTER_FLAG_LOG") == 0)
-            r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
-        else if (strcmp(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0)
-            r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
-        else if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0)
+        if (strcmp(f, "SECCOMP_FILTER_FLAG_LOG") == 0) {
+            if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1)) == 0)
+                filter->flags |= SECCOMP_FILTER_FLAG_LOG;
+        } else if (strcmp(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0) {
+            if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1)) == 0)
+                filter->flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+        } else if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0)
             r = 0; /* one thread */
         else {
             log_warn("unknown seccomp flag `%s` skipped", f);
@@ -111,8 +139,15 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
             r = -EINVAL;
             goto fail;
         }
-        if (act == def)
-            continue; /* libseccomp refuses rules that repeat the default */
+        if (act == def) {
+            /* libseccomp refuses rules that repeat the default; their names still count for the stub */
+            for (size_t n = 0; n < rule->n_names; n++) {
+                int nr64 = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, rule->names[n]);
+                if (nr64 >= 0 && nr64 > filter->max_nr)
+                    filter->max_nr = nr64;
+            }
+            continue;
+        }
         struct scmp_arg_cmp cmps[6];
         if (rule->n_args > ARRAY_SIZE(cmps)) {
             snprintf(err, errlen, "seccomp rule with %zu arguments", rule->n_args);
@@ -141,6 +176,9 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
                 log_info("seccomp: unknown syscall `%s` skipped", rule->names[n]);
                 continue;
             }
+            int nr64 = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, rule->names[n]);
+            if (nr64 >= 0 && nr64 > filter->max_nr)
+                filter->max_nr = nr64; /* every rule counts, whatever its action (runc's findLastSyscalls) */
             if (repeated) {
                 r = 0;
                 for (size_t a = 0; a < rule->n_args && r >= 0; a++)
@@ -154,19 +192,77 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
             }
         }
     }
-    *out = ctx;
+    *out = filter;
     return 0;
 fail:
     seccomp_release(ctx);
+    free(filter);
     return r < 0 ? r : -EINVAL;
 }
 
-int seccomp_install(void *ctx, char *err, size_t errlen)
+/* libseccomp's program for f, read back from seccomp_export_bpf. */
+static int export_program(const struct filter *f, struct sock_filter **prog, size_t *n)
 {
-    int r = seccomp_load((scmp_filter_ctx)ctx);
+    int fd = memfd_create("a3s-seccomp", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = seccomp_export_bpf(f->ctx, fd);
+    off_t len = r < 0 ? 0 : lseek(fd, 0, SEEK_END);
+    if (r >= 0 && (len <= 0 || len % (off_t)sizeof(struct sock_filter) != 0))
+        r = -EINVAL;
+    if (r >= 0) {
+        *prog = xmalloc((size_t)len);
+        r = pread(fd, *prog, (size_t)len, 0) == len ? 0 : -EIO;
+        *n = (size_t)len / sizeof(struct sock_filter);
+    }
+    close(fd);
+    return r;
+}
+
+int seccomp_install(void *p, char *err, size_t errlen)
+{
+    struct filter *f = p;
+    if (!f->enosys_stub || f->max_nr < 0) {
+        int r = seccomp_load(f->ctx);
+        if (r < 0)
+            snprintf(err, errlen, "load the seccomp filter");
+        return r < 0 ? r : 0;
+    }
+    struct sock_filter *body = NULL;
+    size_t n = 0;
+    int r = export_program(f, &body, &n);
     if (r < 0) {
-        snprintf(err, errlen, "load the seccomp filter");
+        snprintf(err, errlen, "export the seccomp filter");
         return r;
     }
-    return 0;
+    /* x86_64 only (the VM's architecture): another arch, and the x32 ABI on x86_64, go straight to libseccomp's
+     * program; jump offsets count from the next instruction */
+    const struct sock_filter stub[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)f->max_nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+    };
+    size_t total = ARRAY_SIZE(stub) + n;
+    if (total > BPF_MAXINSNS) {
+        log_warn("seccomp: %zu instructions with the ENOSYS stub, over the kernel's %d: loaded without it", total,
+                 BPF_MAXINSNS);
+        free(body);
+        r = seccomp_load(f->ctx);
+        if (r < 0)
+            snprintf(err, errlen, "load the seccomp filter");
+        return r < 0 ? r : 0;
+    }
+    struct sock_filter *all = xcalloc(total, sizeof(*all));
+    memcpy(all, stub, sizeof(stub));
+    memcpy(all + ARRAY_SIZE(stub), body, n * sizeof(*body));
+    free(body);
+    struct sock_fprog prog = { .len = (unsigned short)total, .filter = all };
+    r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &prog) < 0 ? -errno : 0;
+    free(all);
+    if (r < 0)
+        snprintf(err, errlen, "load the seccomp filter");
+    return r;
 }

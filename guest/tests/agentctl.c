@@ -28,6 +28,7 @@
  *       --no-caps (capabilities present, every set empty) --keep-caps (capabilities absent)
  *       --memory BYTES (-1 = max) --seccomp-deny NAME[,NAME...] (default allow, these fail with EPERM)
  *       --seccomp-arg INDEX:OP:VALUE (a condition of the --seccomp-deny rule, OP as SCMP_CMP_EQ; repeatable)
+ *       --seccomp-allow NAME[,NAME...] (default SCMP_ACT_ERRNO, EPERM; only these are allowed)
  *       --umask OCTAL --ambient CAP[,CAP...] (the ambient set; the other sets stay the default ones)
  *       --sched POLICY[:NICE[:PRIORITY]] --ioprio CLASS:LEVEL (IOPRIO_CLASS_ prefix optional)
  *       --userns CID:HID:SIZE (user namespace, same map for uids and gids)
@@ -362,7 +363,7 @@ struct opts {
     bool has_cpu_idle, has_cpu_burst, no_cgroupns, keep_ns_flags;
     char *joins[4];
     size_t n_joins;
-    const char *seccomp_deny;
+    const char *seccomp_deny, *seccomp_allow;
     char *seccomp_args[6];
     size_t n_seccomp_args;
     const char *umask, *ambient;
@@ -407,7 +408,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         { "no-cgroupns", no_argument, NULL, 13 }, { "path-skip", required_argument, NULL, 14 },
         { "join-ns", required_argument, NULL, 15 }, { "keep-ns-flags", no_argument, NULL, 16 },
         { "seccomp-arg", required_argument, NULL, 17 }, { "umask", required_argument, NULL, 18 },
-        { "ambient", required_argument, NULL, 19 }, { 0 },
+        { "ambient", required_argument, NULL, 19 }, { "seccomp-allow", required_argument, NULL, 20 }, { 0 },
     };
     memset(o, 0, sizeof(*o));
     o->n = 1;
@@ -458,6 +459,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 17: if (o->n_seccomp_args < ARRAY_SIZE(o->seccomp_args)) o->seccomp_args[o->n_seccomp_args++] = optarg; break;
         case 18: o->umask = optarg; break;
         case 19: o->ambient = optarg; break;
+        case 20: o->seccomp_allow = optarg; break;
         default: die("bad option");
         }
     }
@@ -495,16 +497,21 @@ static A3s__Guest__V1__ProcessSpec *make_process(const struct opts *o)
         ps->opt_umask_case = A3S__GUEST__V1__PROCESS_SPEC__OPT_UMASK_UMASK;
         ps->umask = (uint32_t)strtoul(o->umask, NULL, 8);
     }
-    if (o->seccomp_deny) {
+    if (o->seccomp_deny || o->seccomp_allow) {
         A3s__Guest__V1__Seccomp *sc = xcalloc(1, sizeof(*sc));
         a3s__guest__v1__seccomp__init(sc);
-        sc->default_action = "SCMP_ACT_ALLOW";
         A3s__Guest__V1__SeccompRule *rule = xcalloc(1, sizeof(*rule));
         a3s__guest__v1__seccomp_rule__init(rule);
-        rule->action = "SCMP_ACT_ERRNO";
-        rule->opt_errno_ret_case = A3S__GUEST__V1__SECCOMP_RULE__OPT_ERRNO_RET_ERRNO_RET;
-        rule->errno_ret = EPERM;
-        char *copy = xstrdup(o->seccomp_deny), *save = NULL;
+        if (o->seccomp_allow) {
+            sc->default_action = "SCMP_ACT_ERRNO"; /* EPERM */
+            rule->action = "SCMP_ACT_ALLOW";
+        } else {
+            sc->default_action = "SCMP_ACT_ALLOW";
+            rule->action = "SCMP_ACT_ERRNO";
+            rule->opt_errno_ret_case = A3S__GUEST__V1__SECCOMP_RULE__OPT_ERRNO_RET_ERRNO_RET;
+            rule->errno_ret = EPERM;
+        }
+        char *copy = xstrdup(o->seccomp_allow ? o->seccomp_allow : o->seccomp_deny), *save = NULL;
         for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             rule->names = xrealloc(rule->names, (rule->n_names + 1) * sizeof(char *));
             rule->names[rule->n_names++] = t;
