@@ -398,6 +398,21 @@ t_delete_process() {
     return $bad
 }
 
+t_exec_while_parked() {
+    # runc execs into a created container (only stopped and paused ones are refused): the exec joins the parked
+    # init's namespaces, which are complete before it parks
+    ctl create --id pk --rootfs "$ROOTFS" --hostname parked -- sh -c 'echo init ran' >/dev/null || return 1
+    local out rc bad=0
+    out=$(ctl exec --id pk --exec-id e1 -- sh -c 'hostname; echo exec ran; exit 5' 2>&1); rc=$?
+    expect_eq "$rc" 5 "exit of the exec into the parked container" || bad=1
+    expect_eq "$(echo $out)" "parked exec ran" "the exec's output, in the init's uts namespace" || bad=1
+    ctl start --id pk || bad=1
+    out=$(ctl wait --id pk 2>&1) || bad=1
+    expect_eq "$(ctl output --id pk 2>&1)" "init ran" "the init, released after the exec" || bad=1
+    ctl destroy --id pk || bad=1
+    return $bad
+}
+
 t_namespaces_and_mounts() {
     local out
     out=$(run -- sh -c 'echo $$; hostname; ls /sys/firmware | wc -l; wc -c < /proc/keys; touch /proc/sys/x 2>/dev/null || echo ro-sys; touch /tmp/ok && echo tmp-rw') || return 1
@@ -1133,7 +1148,8 @@ t_no_fd_leak() {
 
 ALL_TESTS="hello set_clock echo_and_exit_code stderr_separate exit_table signal_exit_codes signal_process kill_all
 missing_binary not_executable concurrent_execs bulk_output output_after_exit stdin_eof pty_size_and_resize
-pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process namespaces_and_mounts
+pty_stdin exec_pty_is_the_containers cwd_env_user path_skip caps_and_nnp caps_absent delete_process exec_while_parked
+namespaces_and_mounts
 join_ipc_uts join_pid kill_all_on_init_exit join_errors readonly_rootfs bind_mount
 share_written_at_exit user_namespace time_namespace sched_ioprio_personality devices recursive_mount_attrs rootfs_propagation sysctl
 device_cgroup cgroup_files errors pause_resume_stats seccomp oom update_resources protocol_abuse

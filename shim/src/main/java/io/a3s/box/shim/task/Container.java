@@ -172,7 +172,9 @@ public final class Container {
             if (!(p.state instanceof ProcessState.Created)) {
                 throw invalid(p, "start");
             }
-            if (!p.isInit() && !(init.state instanceof ProcessState.Running)) {
+            // As runc: an exec starts in a created task too (it joins the parked init's namespaces, complete
+            // before it parked), not in a paused or stopped one.
+            if (!p.isInit() && !(init.state instanceof ProcessState.Running || init.state instanceof ProcessState.Created)) {
                 throw Code.FAILED_PRECONDITION.toException("%s: cannot start: task is %s", p.describe(id),
                         init.state.label());
             }

@@ -383,10 +383,13 @@ class ContainerTest {
     }
 
     @Test
-    void startingAnExecNeedsARunningTask() throws Exception {
+    void anExecStartsInACreatedOrRunningTaskNotAPausedOne() throws Exception {
         Container c = create("st", NO_STDIO, "sleep");
+        c.exec("e0", spec(false, "sleep"), NO_STDIO);
+        assertEquals(c.state("e0").pid(), c.start("e0"), "an exec into the created task, as runc allows");
+        assertInstanceOf(ProcessState.Running.class, state(c, "e0"));
+        assertInstanceOf(ProcessState.Created.class, state(c, ""), "the init stays parked");
         c.exec("e1", spec(false, "sleep"), NO_STDIO);
-        assertStatus(Code.FAILED_PRECONDITION, () -> c.start("e1"), "exec e1 of task st", "created");
         c.start("");
         c.pause();
         assertStatus(Code.FAILED_PRECONDITION, () -> c.start("e1"), "exec e1 of task st", "paused");
