@@ -164,11 +164,12 @@ static int switch_to_tmpfs(char **argv)
 }
 
 /* Mounts a 9p export; the device may be probed a little after its driver loaded: retries until deadline. */
-static bool mount_9p(const char *tag, const char *dir, const char *opts, uint64_t deadline, const char *without)
+static bool mount_9p(const char *tag, const char *dir, unsigned long flags, const char *opts, uint64_t deadline,
+                     const char *without)
 {
     mkdir_p(dir, 0755);
     for (;;) {
-        if (mount(tag, dir, "9p", MS_NOSUID | MS_NODEV, opts) == 0) {
+        if (mount(tag, dir, "9p", flags, opts) == 0) {
             log_info("9p `%s` mounted on %s", tag, dir);
             return true;
         }
@@ -275,13 +276,17 @@ int boot_stage2(void)
     loopback_up();
 
     uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ull;
-    A.share_is_9p = mount_9p(AGENT_SHARE_TAG, AGENT_SHARE_DIR, AGENT_SHARE_OPTS, deadline,
+    /* No nosuid or nodev on the rootfs and volume exports: a container's root and binds inherit the flags of
+     * these mounts, and under runc neither has them (sudo, su, ping and passwd run setuid from the image; a
+     * device node in the rootfs opens); the spec's own options still apply to each bind. */
+    A.share_is_9p = mount_9p(AGENT_SHARE_TAG, AGENT_SHARE_DIR, 0, AGENT_SHARE_OPTS, deadline,
                              "containers cannot be created");
-    A.volumes_is_9p = mount_9p(AGENT_VOLUMES_TAG, AGENT_VOLUMES_DIR, AGENT_VOLUMES_OPTS, deadline,
+    A.volumes_is_9p = mount_9p(AGENT_VOLUMES_TAG, AGENT_VOLUMES_DIR, 0, AGENT_VOLUMES_OPTS, deadline,
                                "bind mounts cannot be made");
     if (!virtio_9p_tag_present(AGENT_MODULES_TAG))
         log_info("no `%s` export: the kernel has only the modules loaded at boot", AGENT_MODULES_TAG);
-    else if (mount_9p(AGENT_MODULES_TAG, AGENT_MODULES_DIR, AGENT_MODULES_OPTS, deadline,
+    else if (mount_9p(AGENT_MODULES_TAG, AGENT_MODULES_DIR, MS_NOSUID | MS_NODEV,
+                      AGENT_MODULES_OPTS, deadline,
                       "no kernel module can be loaded on demand"))
         modprobe_install();
     return 0;

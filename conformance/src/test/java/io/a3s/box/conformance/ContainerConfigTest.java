@@ -2,6 +2,8 @@ package io.a3s.box.conformance;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +25,27 @@ class ContainerConfigTest extends ConformanceTest {
 
     @TempDir
     Path host;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io.containerd.runc.v2", ShimHarness.RUNTIME})
+    void theRootAndAVolumeAreNeitherNosuidNorNodevAsUnderRunc(String runtime) throws Exception {
+        // sudo, su, ping and passwd run setuid from the image, which a nosuid root defeats; a device node in a
+        // volume opens. The VM's 9p exports were mounted nosuid,nodev, and every bind of them inherited that.
+        String id = runtime.equals(ShimHarness.RUNTIME) ? "suid-a3s" : "suid-runc";
+        Path dir = Files.createDirectories(host.resolve(id));
+        HostShell.sh("mknod " + dir.resolve("null") + " c 1 3 && chmod 666 " + dir.resolve("null"));
+        PrivateContainerd.Result r = h.ctr("run", "--rm", "--runtime", runtime,
+                "--mount", "type=bind,src=" + dir + ",dst=/data,options=rbind:rw", ShimHarness.IMAGE, id, "sh", "-c",
+                "awk '$5 == \"/\" || $5 == \"/data\" { print $5, $6 }' /proc/self/mountinfo;"
+                        + " echo x > /data/null && echo opened");
+        assertEquals(0, r.exitCode(), runtime + ": " + r.stderr());
+        List<String> lines = r.stdout().lines().toList();
+        assertEquals(3, lines.size(), runtime + ": " + r.stdout());
+        for (String mount : lines.subList(0, 2)) {
+            assertFalse(mount.contains("nosuid") || mount.contains("nodev"), runtime + ": " + mount);
+        }
+        assertEquals("opened", lines.get(2), runtime + ": " + r.stderr());
+    }
 
     @Test
     void envAndCwdAreThoseOfTheCommandLine() throws Exception {
