@@ -899,6 +899,27 @@ class CriPodTest {
         }
 
         @Test
+        void aContainerAndItsExecsGetContainerdsOpenFileAndProcessLimits() throws Exception {
+            // a Kubernetes spec sets no rlimits: runc's processes inherit containerd's (here this JVM's, which
+            // started it), and so must a3s's, not the VM agent's 1024 open files (Elasticsearch refuses to start
+            // under 65 535) and 781 processes per user
+            PodSandboxConfig pod = h.pod("limits", "limits-host");
+            String podId = runPod(pod);
+            String id = runContainer(podId, pod, "limits", "sleep", "1000");
+            String limits = exec(id, List.of("cat", "/proc/1/limits", "/proc/self/limits"));
+            String host = Files.readString(Path.of("/proc/self/limits"));
+            for (String name : List.of("Max open files", "Max processes", "Max pending signals")) {
+                List<String> in = limitLines(limits, name);
+                assertEquals(2, in.size(), limits);
+                assertEquals(List.of(limitLines(host, name).getFirst(), limitLines(host, name).getFirst()), in, name);
+            }
+        }
+
+        private static List<String> limitLines(String limits, String name) {
+            return limits.lines().filter(l -> l.startsWith(name)).map(l -> l.replaceAll("\\s+", " ").strip()).toList();
+        }
+
+        @Test
         void stopContainerKillsAfterTheGracePeriod() throws Exception {
             PodSandboxConfig pod = h.pod("stop", "stop-host");
             String podId = runPod(pod);

@@ -19,13 +19,24 @@ import java.util.stream.Collectors;
 
 /**
  * containerd's OCI JSON (exec processes, resource updates) through the runtime-spec module. Remembers each
- * container's mapped spec so that an exec inherits its container's seccomp filter, as with runc.
+ * container's mapped spec so that an exec inherits its container's seccomp filter, as with runc; every process
+ * (the init's, in {@link VmTaskFactory}, and each exec's) gets the daemon's rlimits for those its spec leaves out.
  */
 final class OciSpecConverter implements SpecConverter {
     static final String PROCESS_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
     static final String RESOURCES_URL = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
     private final Map<String, GuestContainerSpec> containers = new ConcurrentHashMap<>();
+    private final InheritedRlimits rlimits;
+
+    OciSpecConverter(InheritedRlimits rlimits) {
+        this.rlimits = rlimits;
+    }
+
+    /** {@code p} with the inherited rlimits of the resources it does not limit itself. */
+    ProcessSpec withInheritedRlimits(ProcessSpec p) {
+        return rlimits.applyTo(p);
+    }
 
     void remember(String containerId, GuestContainerSpec spec) {
         containers.put(containerId, spec);
@@ -44,7 +55,7 @@ final class OciSpecConverter implements SpecConverter {
         try {
             GuestExecSpec exec = SpecMapper.mapExec(OciJson.parseProcess(spec.getValue().toByteArray()),
                     containers.get(containerId));
-            return GuestSpecs.process(exec.process());
+            return withInheritedRlimits(GuestSpecs.process(exec.process()));
         } catch (SpecException e) {
             throw Code.INVALID_ARGUMENT.toException("exec in task %s: %s", containerId, describe(e));
         }

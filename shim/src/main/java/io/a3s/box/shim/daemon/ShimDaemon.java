@@ -86,7 +86,7 @@ public final class ShimDaemon {
         // the host's pool daemon, on this daemon's state tree, started on demand with this JVM's command line
         PoolClient pool = PoolClient.forThisProcess(config.layout(), settings.pool().leaseWait());
         EventPublisher events = new EventPublisher(EventPublisher.parseAddress(config.ttrpcAddress())).start();
-        OciSpecConverter specs = new OciSpecConverter();
+        OciSpecConverter specs = new OciSpecConverter(InheritedRlimits.ofThisProcess());
         TaskService tasks = new TaskService(
                 new VmTaskFactory(config.layout(), pool, settings, specs, events, Clock.systemUTC()), specs, events);
         ServiceDefinition v2 = tasks.definition(TaskService.V2);
