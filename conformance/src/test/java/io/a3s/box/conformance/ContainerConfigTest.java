@@ -35,17 +35,25 @@ class ContainerConfigTest extends ConformanceTest {
         String id = runtime.equals(ShimHarness.RUNTIME) ? "suid-a3s" : "suid-runc";
         Path dir = Files.createDirectories(host.resolve(id));
         HostShell.sh("mknod " + dir.resolve("null") + " c 1 3 && chmod 666 " + dir.resolve("null"));
-        PrivateContainerd.Result r = h.ctr("run", "--rm", "--runtime", runtime,
-                "--mount", "type=bind,src=" + dir + ",dst=/data,options=rbind:rw", ShimHarness.IMAGE, id, "sh", "-c",
+        List<String> lines = runWithVolume(runtime, id, dir, 3,
                 "awk '$5 == \"/\" || $5 == \"/data\" { print $5, $6 }' /proc/self/mountinfo;"
                         + " echo x > /data/null && echo opened");
-        assertEquals(0, r.exitCode(), runtime + ": " + r.stderr());
-        List<String> lines = r.stdout().lines().toList();
-        assertEquals(3, lines.size(), runtime + ": " + r.stdout());
         for (String mount : lines.subList(0, 2)) {
             assertFalse(mount.contains("nosuid") || mount.contains("nodev"), runtime + ": " + mount);
         }
-        assertEquals("opened", lines.get(2), runtime + ": " + r.stderr());
+        assertEquals("opened", lines.get(2), runtime);
+    }
+
+    /** {@code sh -c script} under {@code runtime} with {@code dir} on /data: its stdout's lines, as many as said. */
+    private List<String> runWithVolume(String runtime, String id, Path dir, int lineCount, String script)
+            throws Exception {
+        PrivateContainerd.Result r = h.ctr("run", "--rm", "--runtime", runtime,
+                "--mount", "type=bind,src=" + dir + ",dst=/data,options=rbind:rw", ShimHarness.IMAGE, id, "sh", "-c",
+                script);
+        assertEquals(0, r.exitCode(), runtime + ": " + r.stderr());
+        List<String> lines = r.stdout().lines().toList();
+        assertEquals(lineCount, lines.size(), runtime + ": " + r.stdout() + r.stderr());
+        return lines;
     }
 
     /** Binds a Unix socket at argv[1] (busybox has no such applet): "bound" or the errno's message. */
@@ -78,13 +86,8 @@ class ContainerConfigTest extends ConformanceTest {
         Path dir = Files.createDirectories(host.resolve(id));
         Files.writeString(dir.resolve("bindunix.c"), BIND_UNIX);
         HostShell.sh("gcc -static -O -o " + dir.resolve("bindunix") + " " + dir.resolve("bindunix.c"));
-        PrivateContainerd.Result r = h.ctr("run", "--rm", "--runtime", runtime,
-                "--mount", "type=bind,src=" + dir + ",dst=/data,options=rbind:rw", ShimHarness.IMAGE, id, "sh", "-c",
-                "for d in /run /dev/shm /tmp /data; do"
-                        + " echo \"$d fifo $(mkfifo $d/f 2>&1 && echo made) socket $(/data/bindunix $d/s)\"; done");
-        assertEquals(0, r.exitCode(), runtime + ": " + r.stderr());
-        List<String> lines = r.stdout().lines().toList();
-        assertEquals(4, lines.size(), runtime + ": " + r.stdout());
+        List<String> lines = runWithVolume(runtime, id, dir, 4, "for d in /run /dev/shm /tmp /data; do"
+                + " echo \"$d fifo $(mkfifo $d/f 2>&1 && echo made) socket $(/data/bindunix $d/s)\"; done");
         for (String tmpfs : lines.subList(0, 2)) {
             assertEquals(tmpfs.split(" ")[0] + " fifo made socket bound", tmpfs, runtime);
         }
