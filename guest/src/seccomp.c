@@ -33,6 +33,14 @@ struct filter {
 
 #define X32_SYSCALL_BIT 0x40000000u
 
+/* Counts a syscall the profile names, whatever its rule's action, for the stub (runc's findLastSyscalls). */
+static void note_syscall(struct filter *f, const char *name)
+{
+    int nr64 = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name);
+    if (nr64 > f->max_nr)
+        f->max_nr = nr64;
+}
+
 static int parse_action(const char *name, bool has_ret, uint32_t ret, uint32_t *out)
 {
     if (strcmp(name, "SCMP_ACT_KILL") == 0 || strcmp(name, "SCMP_ACT_KILL_THREAD") == 0)
@@ -141,11 +149,8 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
         }
         if (act == def) {
             /* libseccomp refuses rules that repeat the default; their names still count for the stub */
-            for (size_t n = 0; n < rule->n_names; n++) {
-                int nr64 = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, rule->names[n]);
-                if (nr64 >= 0 && nr64 > filter->max_nr)
-                    filter->max_nr = nr64;
-            }
+            for (size_t n = 0; n < rule->n_names; n++)
+                note_syscall(filter, rule->names[n]);
             continue;
         }
         struct scmp_arg_cmp cmps[6];
@@ -176,9 +181,7 @@ int seccomp_prepare(const A3s__Guest__V1__Seccomp *spec, void **out, char *err, 
                 log_info("seccomp: unknown syscall `%s` skipped", rule->names[n]);
                 continue;
             }
-            int nr64 = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, rule->names[n]);
-            if (nr64 >= 0 && nr64 > filter->max_nr)
-                filter->max_nr = nr64; /* every rule counts, whatever its action (runc's findLastSyscalls) */
+            note_syscall(filter, rule->names[n]);
             if (repeated) {
                 r = 0;
                 for (size_t a = 0; a < rule->n_args && r >= 0; a++)
@@ -219,15 +222,20 @@ static int export_program(const struct filter *f, struct sock_filter **prog, siz
     return r;
 }
 
+/* libseccomp's program as it is, without the stub. */
+static int load_plain(const struct filter *f, char *err, size_t errlen)
+{
+    int r = seccomp_load(f->ctx);
+    if (r < 0)
+        snprintf(err, errlen, "load the seccomp filter");
+    return r < 0 ? r : 0;
+}
+
 int seccomp_install(void *p, char *err, size_t errlen)
 {
     struct filter *f = p;
-    if (!f->enosys_stub || f->max_nr < 0) {
-        int r = seccomp_load(f->ctx);
-        if (r < 0)
-            snprintf(err, errlen, "load the seccomp filter");
-        return r < 0 ? r : 0;
-    }
+    if (!f->enosys_stub || f->max_nr < 0)
+        return load_plain(f, err, errlen);
     struct sock_filter *body = NULL;
     size_t n = 0;
     int r = export_program(f, &body, &n);
@@ -250,10 +258,7 @@ int seccomp_install(void *p, char *err, size_t errlen)
         log_warn("seccomp: %zu instructions with the ENOSYS stub, over the kernel's %d: loaded without it", total,
                  BPF_MAXINSNS);
         free(body);
-        r = seccomp_load(f->ctx);
-        if (r < 0)
-            snprintf(err, errlen, "load the seccomp filter");
-        return r < 0 ? r : 0;
+        return load_plain(f, err, errlen);
     }
     struct sock_filter *all = xcalloc(total, sizeof(*all));
     memcpy(all, stub, sizeof(stub));

@@ -2,6 +2,8 @@ package io.a3s.box.shim.daemon;
 
 import io.a3s.box.guest.v1.ProcessSpec;
 import io.a3s.box.guest.v1.Rlimit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,6 +27,7 @@ import java.util.Set;
  * {@value #GUEST_NR_OPEN}), which setrlimit would refuse.
  */
 final class InheritedRlimits {
+    private static final Logger log = LoggerFactory.getLogger(InheritedRlimits.class);
     /** Set by the launcher ({@code ulimit -Sn}) before the JVM changes it. */
     static final String NOFILE_SOFT_ENV = "A3S_NOFILE_SOFT";
     static final long GUEST_NR_OPEN = 1_048_576;
@@ -50,11 +53,13 @@ final class InheritedRlimits {
         this.limits = List.copyOf(limits);
     }
 
-    /** This process's limits; none (the agent's apply) when /proc cannot be read. */
+    /** This process's limits; none (the agent's apply) when they cannot be read, with a warning. */
     static InheritedRlimits ofThisProcess() {
         try {
             return parse(Files.readString(Path.of("/proc/self/limits")), System.getenv(NOFILE_SOFT_ENV));
         } catch (IOException | RuntimeException e) {
+            log.warn("containers get the VM's default rlimits, not containerd's: reading /proc/self/limits and ${}: {}",
+                    NOFILE_SOFT_ENV, e.toString());
             return NONE;
         }
     }
@@ -79,8 +84,8 @@ final class InheritedRlimits {
                 if (nofileSoft != null && !nofileSoft.isBlank()) {
                     soft = value(nofileSoft.strip());
                 }
-                hard = clampNofile(hard);
-                soft = Long.compareUnsigned(clampNofile(soft), hard) > 0 ? hard : clampNofile(soft);
+                hard = atMost(hard, GUEST_NR_OPEN);
+                soft = atMost(soft, hard);
             }
             out.add(Rlimit.newBuilder().setType(type).setSoft(soft).setHard(hard).build());
         }
@@ -91,8 +96,9 @@ final class InheritedRlimits {
         return s.equals("unlimited") ? INFINITY : Long.parseUnsignedLong(s);
     }
 
-    private static long clampNofile(long v) {
-        return Long.compareUnsigned(v, GUEST_NR_OPEN) > 0 ? GUEST_NR_OPEN : v;
+    /** The smaller, as uint64 (INFINITY is the largest). */
+    private static long atMost(long v, long max) {
+        return Long.compareUnsigned(v, max) > 0 ? max : v;
     }
 
     /** {@code p} with an rlimit added for every resource it does not set. */

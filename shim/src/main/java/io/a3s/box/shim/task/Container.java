@@ -174,7 +174,8 @@ public final class Container {
             }
             // As runc: an exec starts in a created task too (it joins the parked init's namespaces, complete
             // before it parked), not in a paused or stopped one.
-            if (!p.isInit() && !(init.state instanceof ProcessState.Running || init.state instanceof ProcessState.Created)) {
+            boolean initLive = init.state instanceof ProcessState.Running || init.state instanceof ProcessState.Created;
+            if (!p.isInit() && !initLive) {
                 throw Code.FAILED_PRECONDITION.toException("%s: cannot start: task is %s", p.describe(id),
                         init.state.label());
             }
