@@ -2,6 +2,7 @@ package io.a3s.box.shim.cli;
 
 import io.a3s.box.shim.vm.qemu.HostProbe;
 import io.a3s.box.shim.vm.qemu.QemuBackend;
+import io.a3s.box.shim.vm.qemu.QemuVersion;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -44,7 +45,14 @@ final class HostCheck {
         results.add(check("overlay filesystem", false, () -> Files.readString(Path.of("/proc/filesystems"))
                 .contains("overlay") ? ok("available (containerd's default snapshotter)")
                 : fail("not in /proc/filesystems (modprobe overlay)")));
-        results.add(check("virtio-9p in QEMU", true, () -> ok("built in (no virtiofsd needed)")));
+        results.add(check("QEMU's 9p: FIFOs and sockets", false, () -> {
+            QemuVersion v = QemuVersion.of(QemuBackend.DEFAULT_QEMU);
+            return v.makesSpecialFilesOn9p()
+                    ? ok("QEMU " + v + ": mkfifo and Unix sockets work on the rootfs and volumes")
+                    : fail("QEMU " + v + " is older than " + QemuVersion.SPECIAL_FILES_ON_9P + ": mkfifo and"
+                    + " bind(2) of a Unix socket on the rootfs or a volume may fail with ENXIO (Debian 12's 7.2"
+                    + " does); scripts/setup installs 10.0 from bookworm-backports");
+        }));
         results.add(check("containerd", false, () -> Files.isExecutable(Path.of("/usr/bin/containerd"))
                 ? ok("/usr/bin/containerd") : fail("not found (apt-get install containerd)")));
         boolean allOk = true;

@@ -8,6 +8,7 @@ import io.a3s.box.shim.vm.VmBackend;
 import io.a3s.box.shim.vm.VmException;
 import io.a3s.box.shim.vm.VmInstance;
 import io.a3s.box.shim.vm.qemu.QemuBackend;
+import io.a3s.box.shim.vm.qemu.QemuVersion;
 import io.a3s.box.ttrpc.TtrpcServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -308,6 +309,18 @@ public final class PoolDaemon implements AutoCloseable {
                     "pool: keeping {} idle: {} vCPU, {} MiB, {} ({}), kernel {}", n, k.vcpus(), k.memoryMiB(),
                     k.accelerator().name().toLowerCase(), backend.probe().resolve(k.accelerator()).name().toLowerCase(),
                     k.kernel()));
+            try {
+                QemuVersion v = QemuVersion.of(QemuBackend.DEFAULT_QEMU);
+                if (v.makesSpecialFilesOn9p()) {
+                    log.info("pool: QEMU {}", v);
+                } else {
+                    log.warn("pool: QEMU {} is older than {}: a FIFO or a Unix socket made on a container's rootfs"
+                            + " or volume may fail with ENXIO (9p); scripts/setup installs a newer one", v,
+                            QemuVersion.SPECIAL_FILES_ON_9P);
+                }
+            } catch (IOException e) {
+                log.warn("pool: cannot tell QEMU's version: {}", e.getMessage());
+            }
         }
     }
 }
