@@ -134,7 +134,7 @@ public record ShimConfig(Vm vm, Pool pool, Shim shim) {
     public static ShimConfig defaults() {
         Path guest = defaultGuestDir();
         return new ShimConfig(
-                new Vm(Vm.DEFAULT_BACKEND, Accelerator.AUTO, guest.resolve("vmlinuz"), guest.resolve("initrd.img"),
+                new Vm(Vm.DEFAULT_BACKEND, Accelerator.AUTO, VmConfig.kernelOf(guest), guest.resolve("initrd.img"),
                         VmConfig.DEFAULT_VCPUS, VmConfig.DEFAULT_MEMORY_MIB, VmConfig.DEFAULT_BOOT_DEADLINE, List.of()),
                 new Pool(Pool.DEFAULT_SIZE, Pool.DEFAULT_MAX_VMS, Pool.DEFAULT_IDLE_TTL, Pool.DEFAULT_LEASE_WAIT,
                         Pool.DEFAULT_MAX_CONCURRENT_BOOTS),

@@ -57,15 +57,18 @@ public record VmConfig(Path kernel, Path initrd, int vcpus, int memoryMiB, Accel
                 DEFAULT_BOOT_DEADLINE);
     }
 
-    /**
-     * Defaults for an image directory as written by {@code scripts/build-guest-image}: its uncompressed
-     * {@code vmlinux} when there is one (booted through its PVH entry: no real-mode setup, no decompression,
-     * about twice as fast under TCG), else {@code vmlinuz}.
-     */
+    /** Defaults for an image directory as written by {@code scripts/build-guest-image}: {@link #kernelOf}. */
     public static VmConfig ofImage(Path imageDir) {
+        return of(kernelOf(imageDir), imageDir.resolve("initrd.img"));
+    }
+
+    /**
+     * The kernel of an image directory: its uncompressed {@code vmlinux} when there is one (booted through its PVH
+     * entry: no real-mode setup, no decompression, about twice as fast under TCG), else {@code vmlinuz}.
+     */
+    public static Path kernelOf(Path imageDir) {
         Path vmlinux = imageDir.resolve("vmlinux");
-        Path kernel = java.nio.file.Files.isReadable(vmlinux) ? vmlinux : imageDir.resolve("vmlinuz");
-        return of(kernel, imageDir.resolve("initrd.img"));
+        return java.nio.file.Files.isReadable(vmlinux) ? vmlinux : imageDir.resolve("vmlinuz");
     }
 
     public VmConfig withVcpus(int n) {

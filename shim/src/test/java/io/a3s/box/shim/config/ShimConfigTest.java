@@ -43,7 +43,7 @@ class ShimConfigTest {
         assertEquals(VmConfig.DEFAULT_VCPUS, c.vm().vcpus());
         assertEquals(VmConfig.DEFAULT_MEMORY_MIB, c.vm().memoryMib());
         assertEquals(VmConfig.DEFAULT_BOOT_DEADLINE, c.vm().bootTimeout());
-        assertEquals("vmlinuz", c.vm().kernel().getFileName().toString());
+        assertEquals(VmConfig.kernelOf(ShimConfig.defaultGuestDir()), c.vm().kernel());
         assertEquals("initrd.img", c.vm().initrd().getFileName().toString());
         assertEquals(1, c.pool().size());
         assertEquals(16, c.pool().maxVms());
@@ -64,6 +64,9 @@ class ShimConfigTest {
             Files.createDirectories(tmp.resolve("build/guest/current"));
             assertEquals(tmp.resolve("build/guest/current/initrd.img"), ShimConfig.defaults().vm().initrd(),
                     "a checkout with a built guest image");
+            Files.writeString(tmp.resolve("build/guest/current/vmlinux"), "elf");
+            assertEquals(tmp.resolve("build/guest/current/vmlinux"), ShimConfig.defaults().vm().kernel(),
+                    "its PVH kernel when it has one");
         } finally {
             restore(ShimConfig.HOME_PROPERTY, home);
         }

@@ -25,7 +25,7 @@ class QemuCommandTest {
         List<String> kargs = QemuCommand.kernelArgs(2445386, 9781544, List.of("foo=1"));
         List<String> argv = QemuCommand.argv(Path.of("/usr/bin/qemu-system-x86_64"), "v1", c, Accelerator.TCG,
                 Path.of("/run/a3s/vms/v1"), kargs, true);
-        assertEquals("microvm,acpi=on,rtc=on,pit=on,memory-backend=ram", after(argv, "-M"));
+        assertEquals("microvm,acpi=on,rtc=on,pit=on,pic=off,memory-backend=ram", after(argv, "-M"));
         assertEquals("tcg,tb-size=" + QemuCommand.TCG_TB_MIB, after(argv, "-accel"));
         assertEquals("max", after(argv, "-cpu"));
         assertEquals("512", after(argv, "-m"));
