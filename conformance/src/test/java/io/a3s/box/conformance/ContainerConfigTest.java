@@ -7,7 +7,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -121,6 +123,29 @@ class ContainerConfigTest extends ConformanceTest {
         assertEquals(0, runc.exitCode(), runc.stderr());
         assertEquals(0, a3s.exitCode(), a3s.stderr());
         assertEquals(runc.stdout(), a3s.stdout());
+    }
+
+    @Test
+    void oomScoreAdjTheSpecLeavesOutIsTheShimsAsUnderRunc() throws Exception {
+        // runc's init and execs inherit its shim's oom_score_adj (containerd's + 1) when the spec sets none (ctr,
+        // nerdctl; Kubernetes always sets one); in the VM they would get the agent's 0
+        String cmd = "echo $(cat /proc/1/oom_score_adj) $(cat /proc/self/oom_score_adj)";
+        Map<String, String> seen = new LinkedHashMap<>();
+        for (String runtime : List.of("io.containerd.runc.v2", ShimHarness.RUNTIME)) {
+            String id = runtime.equals(ShimHarness.RUNTIME) ? "oom-a3s" : "oom-runc";
+            PrivateContainerd.Result r = h.ctr("run", "-d", "--runtime", runtime, ShimHarness.IMAGE, id, "sleep", "600");
+            assertEquals(0, r.exitCode(), r.stderr());
+            try {
+                PrivateContainerd.Result e = h.exec(id, "sh", "-c", cmd);
+                assertEquals(0, e.exitCode(), e.stderr());
+                seen.put(runtime, e.stdout().strip());
+            } finally {
+                h.remove(id);
+            }
+        }
+        String runc = seen.get("io.containerd.runc.v2");
+        assertTrue(runc.matches("-?\\d+ -?\\d+"), runc);
+        assertEquals(runc, seen.get(ShimHarness.RUNTIME), "init's and an exec's oom_score_adj: runc's, then a3s's");
     }
 
     @Test

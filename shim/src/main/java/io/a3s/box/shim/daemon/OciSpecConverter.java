@@ -13,14 +13,20 @@ import io.a3s.box.spec.oci.OciJson;
 import io.a3s.box.ttrpc.Code;
 import io.a3s.box.ttrpc.StatusException;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
  * containerd's OCI JSON (exec processes, resource updates) through the runtime-spec module. Remembers each
  * container's mapped spec so that an exec inherits its container's seccomp filter, as with runc; every process
- * (the init's, in {@link VmTaskFactory}, and each exec's) gets the daemon's rlimits for those its spec leaves out.
+ * (the init's, in {@link VmTaskFactory}, and each exec's) gets the daemon's rlimits and {@code oom_score_adj} where
+ * its spec has none, as runc's gets its shim's.
  */
 final class OciSpecConverter implements SpecConverter {
     static final String PROCESS_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
@@ -28,14 +34,38 @@ final class OciSpecConverter implements SpecConverter {
 
     private final Map<String, GuestContainerSpec> containers = new ConcurrentHashMap<>();
     private final InheritedRlimits rlimits;
+    private final Supplier<OptionalInt> oomScore;
 
     OciSpecConverter(InheritedRlimits rlimits) {
-        this.rlimits = rlimits;
+        this(rlimits, OciSpecConverter::ownOomScoreAdj);
     }
 
-    /** {@code p} with the inherited rlimits of the resources it does not limit itself. */
-    ProcessSpec withInheritedRlimits(ProcessSpec p) {
-        return rlimits.applyTo(p);
+    OciSpecConverter(InheritedRlimits rlimits, Supplier<OptionalInt> oomScore) {
+        this.rlimits = rlimits;
+        this.oomScore = oomScore;
+    }
+
+    /** This process's {@code oom_score_adj}; empty (the VM's default, 0) when it cannot be read. */
+    static OptionalInt ownOomScoreAdj() {
+        try {
+            return OptionalInt.of(Integer.parseInt(Files.readString(Path.of("/proc/self/oom_score_adj")).strip()));
+        } catch (IOException | NumberFormatException e) {
+            return OptionalInt.empty();
+        }
+    }
+
+    /**
+     * {@code p} with what runc's container process inherits from its shim where its spec is silent: the rlimits of
+     * the resources it does not limit, and the daemon's {@code oom_score_adj} (containerd's plus one, as runc's
+     * shim's: {@code DaemonStarter.adjustOomScore}). Read at each call: the starter sets it after the daemon started.
+     */
+    ProcessSpec withInherited(ProcessSpec p) {
+        ProcessSpec out = rlimits.applyTo(p);
+        if (out.hasOomScoreAdj()) {
+            return out;
+        }
+        OptionalInt score = oomScore.get();
+        return score.isPresent() ? out.toBuilder().setOomScoreAdj(score.getAsInt()).build() : out;
     }
 
     void remember(String containerId, GuestContainerSpec spec) {
@@ -55,7 +85,7 @@ final class OciSpecConverter implements SpecConverter {
         try {
             GuestExecSpec exec = SpecMapper.mapExec(OciJson.parseProcess(spec.getValue().toByteArray()),
                     containers.get(containerId));
-            return withInheritedRlimits(GuestSpecs.process(exec.process()));
+            return withInherited(GuestSpecs.process(exec.process()));
         } catch (SpecException e) {
             throw Code.INVALID_ARGUMENT.toException("exec in task %s: %s", containerId, describe(e));
         }

@@ -140,7 +140,7 @@ final class VmTaskFactory implements TaskFactory {
 
             ContainerSpec guestSpec = withDefaultHostname(GuestSpecs.toProto(spec), id);
             guestSpec = guestSpec.toBuilder()
-                    .setProcess(specs.withInheritedRlimits(stdio.applyTo(guestSpec.getProcess()))).build();
+                    .setProcess(specs.withInherited(stdio.applyTo(guestSpec.getProcess()))).build();
             guestSpec = GuestSpecs.withSources(withHostLookups(guestSpec, spec), renamed);
             long tShare = System.nanoTime();
             pid = TaskPids.ofGuest(vm.agent().createContainer(CreateContainerRequest.newBuilder().setContainerId(id)
