@@ -467,7 +467,8 @@ static int create_devices(int rootfd, const A3s__Guest__V1__ContainerSpec *spec)
     return 0;
 }
 
-/* The standard device nodes of a container whose /dev is a fresh tmpfs. */
+/* The standard device nodes of a container whose /dev is not a bind mount: a fresh tmpfs, or the rootfs's own
+ * directory (made if missing, as runc does; the nodes then stay in the rootfs, as runc's). */
 static int setup_dev(int rootfd, const struct child_args *a)
 {
     static const struct { const char *name; unsigned int major, minor; } devs[] = {
@@ -478,7 +479,7 @@ static int setup_dev(int rootfd, const struct child_args *a)
         { "/proc/self/fd/2", "stderr" }, { "pts/ptmx", "ptmx" }, { "/proc/kcore", "core" },
     };
     char target[64];
-    _cleanup_close_ int dev = xopenat2(rootfd, "/dev", O_PATH | O_DIRECTORY);
+    _cleanup_close_ int dev = open_in_root(rootfd, "/dev", true, false);
     if (dev < 0)
         return fail(errno, "open", "container `/dev`");
     mode_t old = umask(0);
@@ -576,7 +577,9 @@ static int setup_rootfs(const struct child_args *a)
         return fail(errno, "open", "rootfs `%s`", rootfs);
     T("bind_root");
 
-    bool dev_tmpfs = false;
+    /* As runc (needsSetupDev): the standard nodes go into /dev unless /dev is a bind mount, a tmpfs or the
+     * rootfs's own directory when the spec mounts nothing there. */
+    bool dev_setup = true;
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const A3s__Guest__V1__Mount *m = spec->mounts[i];
         int r = do_mount(rootfd, m);
@@ -584,13 +587,14 @@ static int setup_rootfs(const struct child_args *a)
             return r;
         T(m->destination);
         char dest[PATH_MAX];
+        struct mount_opts o;
         if (strcmp(clean_path(m->destination, dest, sizeof(dest)), "/dev") == 0)
-            dev_tmpfs = strcmp(m->type, "tmpfs") == 0;
+            dev_setup = parse_options(m, &o) == 0 && !o.bind;
     }
     T("mounts");
     if (create_devices(rootfd, spec) < 0)
         return -1;
-    if (dev_tmpfs) {
+    if (dev_setup) {
         int r = setup_dev(rootfd, a);
         if (r < 0)
             return r;

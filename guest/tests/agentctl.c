@@ -35,7 +35,7 @@
  *       --time-offset CLOCK:SECS[:NSECS] (time namespace) --personality LINUX|LINUX32
  *       --device TYPE:MAJOR:MINOR:PATH[:MODE[:UID:GID]] --rootfs-propagation P --sysctl K=V
  *       --dev-rule allow|deny:TYPE[:MAJOR:MINOR[:ACCESS]] ("*" = any) --hugetlb SIZE:BYTES
- *       --cpu-idle N --cpu-burst USEC --no-cgroupns
+ *       --cpu-idle N --cpu-burst USEC --no-cgroupns --no-dev (no mount on /dev or under it)
  *       --join-ns TYPE:PID (Namespaces.joins; clears the create flag of TYPE, as a host does; repeatable)
  *       --keep-ns-flags (--join-ns leaves the create flags set: to test the agent's refusal)
  * Exit: the process's status for run/exec; 0 for other commands; 125 when the agent answered an error. */
@@ -360,7 +360,7 @@ struct opts {
     char *hugetlb[4];
     size_t n_hugetlb;
     int64_t cpu_idle, cpu_burst;
-    bool has_cpu_idle, has_cpu_burst, no_cgroupns, keep_ns_flags;
+    bool has_cpu_idle, has_cpu_burst, no_cgroupns, keep_ns_flags, no_dev;
     char *joins[4];
     size_t n_joins;
     const char *seccomp_deny, *seccomp_allow;
@@ -408,7 +408,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         { "no-cgroupns", no_argument, NULL, 13 }, { "path-skip", required_argument, NULL, 14 },
         { "join-ns", required_argument, NULL, 15 }, { "keep-ns-flags", no_argument, NULL, 16 },
         { "seccomp-arg", required_argument, NULL, 17 }, { "umask", required_argument, NULL, 18 },
-        { "ambient", required_argument, NULL, 19 }, { "seccomp-allow", required_argument, NULL, 20 }, { 0 },
+        { "ambient", required_argument, NULL, 19 }, { "seccomp-allow", required_argument, NULL, 20 },
+        { "no-dev", no_argument, NULL, 21 }, { 0 },
     };
     memset(o, 0, sizeof(*o));
     o->n = 1;
@@ -460,6 +461,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 18: o->umask = optarg; break;
         case 19: o->ambient = optarg; break;
         case 20: o->seccomp_allow = optarg; break;
+        case 21: o->no_dev = true; break;
         default: die("bad option");
         }
     }
@@ -680,10 +682,12 @@ static A3s__Guest__V1__ContainerSpec *make_spec(const struct opts *o)
     A3s__Guest__V1__Mount *ms[48];
     size_t n = 0;
     ms[n++] = mount_of("proc", "proc", "/proc", "nosuid,noexec,nodev");
-    ms[n++] = mount_of("tmpfs", "tmpfs", "/dev", "nosuid,strictatime,mode=755,size=65536k");
-    ms[n++] = mount_of("devpts", "devpts", "/dev/pts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620");
-    ms[n++] = mount_of("tmpfs", "shm", "/dev/shm", "nosuid,noexec,nodev,mode=1777,size=65536k");
-    ms[n++] = mount_of("mqueue", "mqueue", "/dev/mqueue", "nosuid,noexec,nodev");
+    if (!o->no_dev) {
+        ms[n++] = mount_of("tmpfs", "tmpfs", "/dev", "nosuid,strictatime,mode=755,size=65536k");
+        ms[n++] = mount_of("devpts", "devpts", "/dev/pts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620");
+        ms[n++] = mount_of("tmpfs", "shm", "/dev/shm", "nosuid,noexec,nodev,mode=1777,size=65536k");
+        ms[n++] = mount_of("mqueue", "mqueue", "/dev/mqueue", "nosuid,noexec,nodev");
+    }
     ms[n++] = mount_of("sysfs", "sysfs", "/sys", "nosuid,noexec,nodev,ro");
     ms[n++] = mount_of("tmpfs", "tmpfs", "/tmp", "nosuid,nodev,mode=1777");
     for (size_t i = 0; i < o->n_mounts && n < ARRAY_SIZE(ms); i++) {

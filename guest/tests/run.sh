@@ -626,7 +626,20 @@ t_devices() {
     expect_eq "$out" nodes "tmpfs on //dev" || return 1
     out=$(run --mount "bind:$GSHARE/c/mounts/dev:/dev/" -- true 2>&1) || fail "bind on /dev/: $out" || return 1
     out=$(ls -A "$d"); rm -rf "$d"
-    expect_eq "$(echo $out)" null "what the source of a bind on /dev/ holds afterwards"
+    expect_eq "$(echo $out)" null "what the source of a bind on /dev/ holds afterwards" || return 1
+    # no mount on /dev at all: runc makes the standard nodes and links in the rootfs's own /dev (made if missing),
+    # where they stay
+    local hdev=$HROOTFS/dev saved=""
+    [ -e "$hdev" ] && { saved=$WORK/rootfs-dev; mv "$hdev" "$saved"; }
+    out=$(run --no-dev -- sh -c 'stat -c "%n %F %t:%T %a" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty;
+        readlink /dev/fd; readlink /dev/ptmx; head -c 3 /dev/zero | wc -c; echo x > /dev/null && echo written' 2>&1)
+    local left; left=$(ls -A "$hdev" 2>&1 | tr '\n' ' ')
+    rm -rf "$hdev"; [ -n "$saved" ] && mv "$saved" "$hdev"
+    expect_eq "$out" "$(printf '%s\n' '/dev/null character special file 1:3 666' '/dev/zero character special file 1:5 666' \
+        '/dev/full character special file 1:7 666' '/dev/random character special file 1:8 666' \
+        '/dev/urandom character special file 1:9 666' '/dev/tty character special file 5:0 666' /proc/self/fd pts/ptmx 3 written)" \
+        "no /dev mount" || return 1
+    case "$left" in *null*urandom*zero*) ;; *) fail "the rootfs's /dev afterwards: $left" || return 1 ;; esac
 }
 
 # rro and friends reach submounts (mount_setattr with AT_RECURSIVE); ro alone does not.
