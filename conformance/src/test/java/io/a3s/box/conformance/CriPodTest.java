@@ -139,15 +139,9 @@ class CriPodTest {
                 // dies with it: containerd 1.6/1.7's CRI then races its own handling of that exit (its stop finds
                 // the task already deleted and returns before the status is updated), so NOTREADY may come a
                 // moment after StopPodSandbox returned, as kubelet's next poll sees it
-                PodSandboxState state = null;
-                for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); System.nanoTime() < end; ) {
-                    state = h.cri.podSandboxStatus(podId, false).getStatus().getState();
-                    if (state == PodSandboxState.SANDBOX_NOTREADY) {
-                        break;
-                    }
-                    Thread.sleep(100);
-                }
-                assertEquals(PodSandboxState.SANDBOX_NOTREADY, state);
+                assertEquals(PodSandboxState.SANDBOX_NOTREADY, polled(Duration.ofSeconds(10),
+                        () -> h.cri.podSandboxStatus(podId, false).getStatus().getState(),
+                        st -> st == PodSandboxState.SANDBOX_NOTREADY));
                 ContainerStatus s = h.cri.containerStatus(id, false).getStatus();
                 assertEquals(ContainerState.CONTAINER_EXITED, s.getState(), s.toString());
                 assertEquals(137, s.getExitCode(), s.toString());
@@ -291,15 +285,8 @@ class CriPodTest {
             Path log = Path.of(pod.getLogDirectory(), "hello/0.log");
             assertEquals(log.toString(), s.getLogPath());
             // the log is complete once the container's output is closed: normally before its exit is reported
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            List<String> lines = List.of();
-            while (System.nanoTime() - deadline < 0) {
-                lines = Files.exists(log) ? PrivateCri.logLines(log) : List.of();
-                if (lines.size() >= 2) {
-                    break;
-                }
-                Thread.sleep(100);
-            }
+            List<String> lines = polled(Duration.ofSeconds(10),
+                    () -> Files.exists(log) ? PrivateCri.logLines(log) : List.of(), l -> l.size() >= 2);
             assertEquals(List.of("stdout F hello", "stdout F logs-host"), lines,
                     () -> "CRI log " + log + ":\n" + read(log));
         }
@@ -361,15 +348,8 @@ class CriPodTest {
             ContainerStatus s = h.awaitExited(id, EXIT_LIMIT);
             assertEquals(0, s.getExitCode(), s.toString());
             Path log = Path.of(s.getLogPath());
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            List<String> lines = List.of();
-            while (System.nanoTime() - deadline < 0) {
-                lines = Files.exists(log) ? PrivateCri.logLines(log) : List.of();
-                if (lines.size() >= n) {
-                    break;
-                }
-                Thread.sleep(200);
-            }
+            List<String> lines = polled(Duration.ofSeconds(20),
+                    () -> Files.exists(log) ? PrivateCri.logLines(log) : List.of(), l -> l.size() >= n);
             assertEquals(n, lines.size(), () -> "lines in " + log + ", the last: "
                     + ShimHarness.tail(read(log), 3) + "\nshim log:\n" + h.shimLog(40)
                     + "\ncontainerd log:\n" + ShimHarness.tail(h.containerd.log(), 60));
@@ -954,5 +934,20 @@ class CriPodTest {
                 return "(" + e + ")";
             }
         }
+    }
+
+    /**
+     * Reads {@code read} every 100 ms until {@code done} holds or {@code limit} has passed; the last value read,
+     * for the caller to assert on (so a timeout fails with what was seen).
+     */
+    static <T> T polled(Duration limit, java.util.concurrent.Callable<T> read, java.util.function.Predicate<T> done)
+            throws Exception {
+        long deadline = System.nanoTime() + limit.toNanos();
+        T value = read.call();
+        while (!done.test(value) && System.nanoTime() - deadline < 0) {
+            Thread.sleep(100);
+            value = read.call();
+        }
+        return value;
     }
 }
