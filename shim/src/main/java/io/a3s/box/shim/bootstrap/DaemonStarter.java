@@ -2,6 +2,7 @@ package io.a3s.box.shim.bootstrap;
 
 import io.a3s.box.shim.Layout;
 import io.a3s.box.shim.admin.v1.PingResponse;
+import io.a3s.box.shim.sys.ProcessRef;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -89,18 +90,15 @@ final class DaemonStarter {
      * shim before containerd. Best effort: a failure is no reason to refuse a container.
      */
     static void adjustOomScore(long daemonPid) {
-        ProcessHandle.current().parent().ifPresent(containerd -> {
-            try {
-                int score = Integer.parseInt(Files.readString(oomScoreAdj(containerd.pid())).strip());
-                Files.writeString(oomScoreAdj(daemonPid), Integer.toString(Math.min(score + 1, 1000)));
-            } catch (IOException | NumberFormatException e) {
-                // the daemon keeps the score it inherited
-            }
-        });
-    }
-
-    private static Path oomScoreAdj(long pid) {
-        return Path.of("/proc", Long.toString(pid), "oom_score_adj");
+        ProcessHandle.current().parent().ifPresent(containerd -> ProcessRef.oomScoreAdj(containerd.pid())
+                .ifPresent(score -> {
+                    try {
+                        Files.writeString(ProcessRef.oomScoreAdjFile(daemonPid),
+                                Integer.toString(Math.min(score + 1, 1000)));
+                    } catch (IOException e) {
+                        // the daemon keeps the score it inherited
+                    }
+                }));
     }
 
     private Optional<PingResponse> ping() {

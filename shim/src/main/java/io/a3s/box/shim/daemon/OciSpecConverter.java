@@ -3,6 +3,7 @@ package io.a3s.box.shim.daemon;
 import com.google.protobuf.Any;
 import io.a3s.box.guest.v1.CgroupResources;
 import io.a3s.box.guest.v1.ProcessSpec;
+import io.a3s.box.shim.sys.ProcessRef;
 import io.a3s.box.shim.task.SpecConverter;
 import io.a3s.box.spec.SpecError;
 import io.a3s.box.spec.SpecException;
@@ -13,9 +14,6 @@ import io.a3s.box.spec.oci.OciJson;
 import io.a3s.box.ttrpc.Code;
 import io.a3s.box.ttrpc.StatusException;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,11 +45,7 @@ final class OciSpecConverter implements SpecConverter {
 
     /** This process's {@code oom_score_adj}; empty (the VM's default, 0) when it cannot be read. */
     static OptionalInt ownOomScoreAdj() {
-        try {
-            return OptionalInt.of(Integer.parseInt(Files.readString(Path.of("/proc/self/oom_score_adj")).strip()));
-        } catch (IOException | NumberFormatException e) {
-            return OptionalInt.empty();
-        }
+        return ProcessRef.oomScoreAdj(ProcessHandle.current().pid());
     }
 
     /**

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -154,6 +155,20 @@ public final class ProcessRef implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /** The {@code oom_score_adj} of {@code pid}; empty when it cannot be read. */
+    public static OptionalInt oomScoreAdj(long pid) {
+        try {
+            return OptionalInt.of(Integer.parseInt(Files.readString(oomScoreAdjFile(pid)).strip()));
+        } catch (IOException | NumberFormatException e) {
+            return OptionalInt.empty();
+        }
+    }
+
+    /** {@code /proc/PID/oom_score_adj}. */
+    public static Path oomScoreAdjFile(long pid) {
+        return Path.of("/proc", Long.toString(pid), "oom_score_adj");
     }
 
     /** The NUL-separated command line of {@code pid}, as a list; empty when it cannot be read. */
