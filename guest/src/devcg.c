@@ -159,6 +159,66 @@ int devcg_check(A3s__Guest__V1__DeviceRule *const *rules, size_t n, char *err, s
     return r;
 }
 
+/* Loads a device program; -errno, with the verifier's log on the console when it refuses it. */
+static int load(const struct bpf_insn *prog, size_t n_insn)
+{
+    static char vlog[4096];
+    union bpf_attr load;
+    memset(&load, 0, sizeof(load));
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insns = (uint64_t)(uintptr_t)prog;
+    load.insn_cnt = (uint32_t)n_insn;
+    load.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    snprintf(load.prog_name, sizeof(load.prog_name), "a3s_devices");
+    int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+    if (fd < 0) {
+        int e = errno;
+        load.log_level = 1;
+        load.log_buf = (uint64_t)(uintptr_t)vlog;
+        load.log_size = sizeof(vlog);
+        vlog[0] = '\0';
+        if (syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load)) < 0 && vlog[0])
+            log_warn("device program refused by the verifier: %s", vlog);
+        return -e;
+    }
+    set_cloexec(fd, true);
+    return fd;
+}
+
+/* The programs loaded last, by their instructions; the cache holds one fd of each. */
+#define PROG_CACHE_SIZE 4
+static struct {
+    struct bpf_insn *insns;
+    size_t n;
+    int fd;
+} prog_cache[PROG_CACHE_SIZE];
+static size_t prog_cache_next;
+
+/* A new fd of the cached program with these instructions, or -1. */
+static int prog_cache_get(const struct bpf_insn *prog, size_t n)
+{
+    for (size_t i = 0; i < PROG_CACHE_SIZE; i++)
+        if (prog_cache[i].insns && prog_cache[i].n == n && !memcmp(prog_cache[i].insns, prog, n * sizeof(*prog)))
+            return fcntl(prog_cache[i].fd, F_DUPFD_CLOEXEC, 0);
+    return -1;
+}
+
+static void prog_cache_put(const struct bpf_insn *prog, size_t n, int fd)
+{
+    int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (keep < 0)
+        return;
+    size_t i = prog_cache_next++ % PROG_CACHE_SIZE;
+    if (prog_cache[i].insns) {
+        free(prog_cache[i].insns);
+        close(prog_cache[i].fd);
+    }
+    prog_cache[i].insns = xmalloc(n * sizeof(*prog));
+    memcpy(prog_cache[i].insns, prog, n * sizeof(*prog));
+    prog_cache[i].n = n;
+    prog_cache[i].fd = keep;
+}
+
 int devcg_apply(const char *cgroup_dir, A3s__Guest__V1__DeviceRule *const *rules, size_t n, int *prog_fd,
                 char *err, size_t errlen)
 {
@@ -180,29 +240,22 @@ int devcg_apply(const char *cgroup_dir, A3s__Guest__V1__DeviceRule *const *rules
     size_t n_insn = gen(dflt, ex, n_ex, prog);
     free(ex);
 
-    static char vlog[4096];
-    union bpf_attr load;
-    memset(&load, 0, sizeof(load));
-    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-    load.insns = (uint64_t)(uintptr_t)prog;
-    load.insn_cnt = (uint32_t)n_insn;
-    load.license = (uint64_t)(uintptr_t)"Apache-2.0";
-    snprintf(load.prog_name, sizeof(load.prog_name), "a3s_devices");
-    int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+    /* A new cgroup takes a program of the cache when one has the same instructions: loading one runs the
+     * verifier, a few ms under TCG, and nearly every container of a host has the same rules (its runtime's
+     * defaults). An update replaces the cgroup's own program, so it always loads one of its own. */
+    int fd = *prog_fd < 0 ? prog_cache_get(prog, n_insn) : -1;
     if (fd < 0) {
-        int e = errno;
-        load.log_level = 1;
-        load.log_buf = (uint64_t)(uintptr_t)vlog;
-        load.log_size = sizeof(vlog);
-        vlog[0] = '\0';
-        if (syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load)) < 0 && vlog[0])
-            log_warn("device program refused by the verifier: %s", vlog);
-        free(prog);
-        snprintf(err, errlen, "load the device program (%zu instructions)", n_insn);
-        return -e;
+        fd = load(prog, n_insn);
+        if (fd < 0) {
+            int e = -fd;
+            free(prog);
+            snprintf(err, errlen, "load the device program (%zu instructions)", n_insn);
+            return -e;
+        }
+        if (*prog_fd < 0)
+            prog_cache_put(prog, n_insn, fd);
     }
     free(prog);
-    set_cloexec(fd, true);
 
     int cg = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg < 0) {

@@ -681,9 +681,10 @@ t_sysctl() {
 # The device allowlist as a cgroup v2 BPF program: created with the container, replaced by an update.
 t_device_cgroup() {
     local probe='head -c 3 /dev/zero | wc -c; (echo x > /dev/zero) 2>/dev/null && echo zero-w || echo zero-no-w; (: < /dev/full) 2>/dev/null && echo full || echo no-full; (echo x > /dev/null) 2>/dev/null && echo null || echo no-null'
-    if ! ctl create --id dcg --rootfs "$ROOTFS" --dev-rule deny:a --dev-rule 'allow:c:*:*:m' --dev-rule 'allow:b:*:*:m' \
-            --dev-rule allow:c:1:3:rwm --dev-rule allow:c:1:5:r --dev-rule 'allow:c:136:*:rwm' --dev-rule allow:c:5:2:rwm \
-            -- sleep 100 >/dev/null 2>"$WORK/err"; then
+    local rules="--dev-rule deny:a --dev-rule allow:c:*:*:m --dev-rule allow:b:*:*:m --dev-rule allow:c:1:3:rwm
+        --dev-rule allow:c:1:5:r --dev-rule allow:c:136:*:rwm --dev-rule allow:c:5:2:rwm"
+    # shellcheck disable=SC2086 # the rules are words
+    if ! ctl create --id dcg --rootfs "$ROOTFS" $rules -- sleep 100 >/dev/null 2>"$WORK/err"; then
         grep -q 'cgroups are not available' "$WORK/err" && return 2
         fail "$(cat "$WORK/err")"; return 1
     fi
@@ -691,9 +692,20 @@ t_device_cgroup() {
     local out bad=0
     out=$(ctl exec --id dcg -- sh -c "$probe")
     expect_eq "$(echo $out)" "3 zero-no-w no-full null" "deny all, allow null and reading zero" || bad=1
+    # a second container with the same rules takes the program already loaded (one verifier run saved); the
+    # first one's update loads a program of its own, and leaves the second's rules as they were
+    # shellcheck disable=SC2086
+    ctl create --id dcg2 --rootfs "$ROOTFS" $rules -- sleep 100 >/dev/null && ctl start --id dcg2 || bad=1
+    if [ "$VM" = 0 ]; then
+        local progs; progs=$(cat /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u | wc -l)
+        expect_eq "$progs" 1 "device programs loaded for two containers with the same rules" || bad=1
+    fi
     ctl update --id dcg --dev-rule allow:a || bad=1
     out=$(ctl exec --id dcg -- sh -c "$probe")
     expect_eq "$(echo $out)" "3 zero-w full null" "after update: allow all" || bad=1
+    out=$(ctl exec --id dcg2 -- sh -c "$probe")
+    expect_eq "$(echo $out)" "3 zero-no-w no-full null" "the second container after the first's update" || bad=1
+    ctl destroy --id dcg2 || bad=1
     ctl update --id dcg --dev-rule allow:a --dev-rule deny:c:1:7:rw --dev-rule deny:c:1:5:w || bad=1
     out=$(ctl exec --id dcg -- sh -c "$probe")
     expect_eq "$(echo $out)" "3 zero-no-w no-full null" "after update: allow all but full and writing zero" || bad=1
