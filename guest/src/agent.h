@@ -32,7 +32,7 @@
 #define AGENT_MODULES_INDEX "modules.index"
 #define AGENT_MODPROBE "/sbin/modprobe"
 #define AGENT_PORT_WAIT_MS 60000         /* give up (and panic the VM) if the port never shows */
-#define AGENT_RECONNECT_POLL_MS 5        /* host-disconnected port re-check period */
+#define AGENT_RECONNECT_POLL_MS 100      /* host-disconnected port: fallback re-check (epoll wakes it first) */
 #define AGENT_FAST_POLL_MS 5             /* freeze / destroy progress */
 #define AGENT_OOM_POLL_MS 100            /* memory.events oom_kill */
 #define AGENT_DESTROY_TIMEOUT_MS 10000
@@ -194,7 +194,7 @@ extern struct agent A;
 int channel_open_listen(const char *path);
 int channel_open_port(const char *path);
 void channel_on_event(struct ev *ev, uint32_t events);
-void channel_on_timer(void);
+void channel_check_port(void);
 void channel_send(uint8_t *frame, size_t len);   /* takes ownership */
 bool channel_wants_timer(void);
 void channel_new_session(void);                 /* a Hello arrived */

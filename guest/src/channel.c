@@ -5,8 +5,10 @@
  * virtio-serial (drivers/char/virtio_console.c) has no notion of "connection" for the guest: while no host
  * is attached to the port, read() returns 0 and poll reports POLLHUP continuously. So EOF means "host
  * disconnected": the decoder is reset, queued output and every pending call of that connection are
- * dropped (the host re-asks after reconnecting), and the fd leaves the epoll set; the timer re-checks it
- * every AGENT_RECONNECT_POLL_MS until a read no longer says EOF, which means a host is attached again.
+ * dropped (the host re-asks after reconnecting), and the fd stays in the epoll set edge-triggered: the
+ * driver wakes the port's waiters when a host attaches and when data arrives, so the next host is noticed at
+ * once, not by polling. A read that no longer says EOF means a host is attached again. The timer re-checks
+ * every AGENT_RECONNECT_POLL_MS as a fallback.
  * Containers and processes survive this. With a Unix socket, EOF closes the connection and the next one
  * is accepted: one connection at a time, like the port. */
 #include "agent.h"
@@ -73,6 +75,16 @@ static void reset_connection(void)
     ports_close_all();
 }
 
+/* No host on the port: POLLHUP holds for as long, so level-triggered interest would spin; edge-triggered,
+ * epoll reports the port once now (a read says EOF), then at each wake-up of its waiters (a host attached,
+ * data arrived). */
+static void port_wait(void)
+{
+    A.port_waiting = true;
+    ev_set(&A.ev_conn, EPOLLIN | EPOLLET);
+    timer_update();
+}
+
 /* A VM sees few reconnects, each worth a line; test mode sees one per client. */
 #define log_conn(...) do { if (A.mode == MODE_VM) log_info(__VA_ARGS__); else log_debug(__VA_ARGS__); } while (0)
 
@@ -87,9 +99,7 @@ static void disconnected(const char *why)
         ev_close(&A.ev_conn);
         ev_set(&A.ev_listen, EPOLLIN);
     } else {
-        ev_set(&A.ev_conn, 0);
-        A.port_waiting = true;
-        timer_update();
+        port_wait();
     }
 }
 
@@ -332,6 +342,10 @@ void channel_on_event(struct ev *ev, uint32_t events)
     }
     if (A.ev_conn.fd < 0)
         return;
+    if (A.port_waiting) {
+        channel_check_port();
+        return;
+    }
     if (events & EPOLLOUT)
         flush();
     if (!broken && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -340,8 +354,8 @@ void channel_on_event(struct ev *ev, uint32_t events)
         disconnected("write error");
 }
 
-/* Timer tick while the port's host side is disconnected: is a host there again? */
-void channel_on_timer(void)
+/* While the port's host side is disconnected (a wake-up of the port, or the timer): is a host there again? */
+void channel_check_port(void)
 {
     if (!A.port_waiting)
         return;
@@ -405,8 +419,7 @@ int channel_open_port(const char *path)
     }
     A.ev_conn.fd = fd;
     A.ev_conn.events = 0;
-    /* Until proven otherwise the host is not there: the timer finds out without spinning on POLLHUP. */
-    A.port_waiting = true;
-    timer_update();
+    /* Until proven otherwise the host is not there. */
+    port_wait();
     return 0;
 }

@@ -178,7 +178,7 @@ static void loop(void)
                 uint64_t ticks;
                 if (read(ev->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
                     log_warn("timerfd: %s", strerror(errno));
-                channel_on_timer();
+                channel_check_port();
                 containers_on_timer();
                 ports_on_timer();
                 break;
