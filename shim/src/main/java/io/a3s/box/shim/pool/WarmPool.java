@@ -442,6 +442,11 @@ public final class WarmPool implements VmProvider, AutoCloseable {
             info = vm.start(key.bootDeadline());
             if (forRefill) {
                 warmer.warmUp(vm);
+                // An IDLE VM has no host on its agent port. A hang-up at the lease instead raced the holder's
+                // attach: the guest could see the holder's Hello before the pool's close, take the stale EOF
+                // for the holder's and drop the Hello (docs/guest-protocol.md), a resend later. Long before the
+                // lease, the agent has seen the EOF and waits for the next host.
+                vm.detach();
             }
         } catch (Exception e) {
             if (e instanceof InterruptedException) {

@@ -70,6 +70,8 @@ class WarmPoolTest {
         eventually(() -> key(SMALL).idle() == 2, "2 idle");
         Lease lease = pool.lease(SMALL, "test");
         assertTrue(lease.warm(), "served by an IDLE VM");
+        assertTrue(((FakeVmBackend.FakeVm) lease.vm()).detached,
+                "the pool hung up on the IDLE VM's agent before the lease (no close racing the holder's attach)");
         assertEquals(1, key(SMALL).hits());
         assertEquals(1, key(SMALL).leased());
         eventually(() -> key(SMALL).idle() == 2, "refilled to 2 idle after the lease");
@@ -125,6 +127,7 @@ class WarmPoolTest {
         pool(Map.of(), 4, Duration.ofMinutes(5));
         Lease lease = pool.lease(BIG, "test");
         assertFalse(lease.warm());
+        assertFalse(((FakeVmBackend.FakeVm) lease.vm()).detached, "booted for the lease: its caller decides");
         assertEquals(1, key(BIG).misses());
         assertEquals(0, key(BIG).hits());
         assertEquals(1, key(BIG).boots());
