@@ -246,9 +246,11 @@ final class QemuInstance implements VmInstance {
         long hostNs = now.getEpochSecond() * 1_000_000_000L + now.getNano();
         client.setClockAsync(SetClockRequest.newBuilder().setRealtimeNs(hostNs).build(), SET_CLOCK_TIMEOUT)
                 .whenComplete((r, e) -> {
-                    if (e != null && shutdownRequested()) {
-                        // closed right after its boot (a pool shrinking, a test): no clock to keep
-                        log.debug("vm {}: the guest's clock was not set, the vm is shutting down", id);
+                    if (e != null && (shutdownRequested() || isDetached())) {
+                        // closed or handed over right after its boot (a pool shrinking, an IDLE VM the pool
+                        // hung up on, a test): its next host sets the clock again when it attaches
+                        log.debug("vm {}: the guest's clock was not set, the vm is {}", id,
+                                shutdownRequested() ? "shutting down" : "handed over");
                     } else if (e != null) {
                         log.warn("vm {}: the guest's clock was not set: {}", id, e.getMessage());
                     } else if (log.isDebugEnabled()) {
