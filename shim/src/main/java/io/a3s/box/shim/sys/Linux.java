@@ -10,7 +10,6 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 /**
  * The few Linux system calls the shim needs that the JDK does not offer, bound with the FFM API
@@ -58,11 +57,9 @@ public final class Linux {
     private static final int EFD_CLOEXEC = 0x80000;
     private static final int EFD_NONBLOCK = 0x800;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO =
-            CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    // an offset rather than the layout's var handle: the daemons' native image has no layout var handles
+    private static final long ERRNO_OFFSET = CALL_STATE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
 
     private static final MethodHandle SYSCALL2 = variadic("syscall",
@@ -147,16 +144,32 @@ public final class Linux {
     private static final int SOL_SOCKET = 1;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_NOSIGNAL = 0x4000;
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(
-            LIBC.find("strerror").orElseThrow(),
+    private static final MethodHandle STRERROR = downcall("strerror",
             FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(
                     MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)), ValueLayout.JAVA_INT));
 
     private Linux() {}
 
+    /**
+     * The handle of libc's {@code name}. The daemons' native image replaces this method (it has no FFM linker:
+     * {@code shim/src/native}), which is why the linker is only reached from here.
+     */
+    private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
+        return Libc.LINKER.downcallHandle(Libc.LOOKUP.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)),
+                fd, options);
+    }
+
+    private static final class Libc {
+        static final Linker LINKER = Linker.nativeLinker();
+        static final SymbolLookup LOOKUP = LINKER.defaultLookup();
+    }
+
+    private static int errno(MemorySegment state) {
+        return state.get(ValueLayout.JAVA_INT, ERRNO_OFFSET);
+    }
+
     private static MethodHandle handle(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), fd,
-                CAPTURE);
+        return downcall(name, fd, CAPTURE);
     }
 
     private static MethodHandle variadic(String name, FunctionDescriptor fd) {
@@ -164,8 +177,7 @@ public final class Linux {
     }
 
     private static MethodHandle variadicAt(String name, FunctionDescriptor fd, int firstVariadic) {
-        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), fd,
-                CAPTURE, Linker.Option.firstVariadicArg(firstVariadic));
+        return downcall(name, fd, CAPTURE, Linker.Option.firstVariadicArg(firstVariadic));
     }
 
     /**
@@ -294,7 +306,7 @@ public final class Linux {
             int r = (int) POLL.invokeExact(state, pfds, (long) fds.length, timeoutMillis);
             boolean[] ready = new boolean[fds.length];
             if (r < 0) {
-                int errno = (int) ERRNO.get(state, 0L);
+                int errno = errno(state);
                 if (errno == EINTR) {
                     return ready;
                 }
@@ -534,7 +546,7 @@ public final class Linux {
                 if (fd >= 0) {
                     return fd;
                 }
-                if ((int) ERRNO.get(state, 0L) != EINTR) {
+                if (errno(state) != EINTR) {
                     throw error(state, "accept");
                 }
             }
@@ -662,7 +674,7 @@ public final class Linux {
             while (off < data.length) {
                 long n = (long) WRITE.invokeExact(state, fd, buf.asSlice(off), (long) data.length - off);
                 if (n < 0) {
-                    int errno = (int) ERRNO.get(state, 0L);
+                    int errno = errno(state);
                     if (errno == EINTR) {
                         continue;
                     }
@@ -710,7 +722,7 @@ public final class Linux {
     }
 
     private static ErrnoException error(MemorySegment state, String op) {
-        int errno = (int) ERRNO.get(state, 0L);
+        int errno = errno(state);
         return new ErrnoException(op, errno, strerror(errno));
     }
 
