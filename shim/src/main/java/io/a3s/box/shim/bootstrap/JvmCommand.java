@@ -21,6 +21,13 @@ public record JvmCommand(List<String> prefix) {
      * The system property (set by the launchers) naming the AOT cache trained on the long-lived daemons' own work.
      */
     public static final String DAEMON_AOT_PROPERTY = "a3s.daemon.aot";
+    /**
+     * The system property (set by the launchers when {@code scripts/build-native} has built it) naming the
+     * daemons' native image, which a daemon runs in place of a JVM.
+     */
+    public static final String DAEMON_NATIVE_PROPERTY = "a3s.daemon.native";
+    /** The options of a JVM command line that a native image takes too: system properties, heap and stack sizes. */
+    private static final List<String> NATIVE_OPTIONS = List.of("-D", "-Xmx", "-Xms", "-Xmn", "-Xss");
     private static final String AOT_CACHE = "-XX:AOTCache=";
     private static final String UNLOCK_DIAGNOSTIC = "-XX:+UnlockDiagnosticVMOptions";
     private static final String NO_RELOCATION = "-XX:ArchiveRelocationMode=0";
@@ -41,8 +48,29 @@ public record JvmCommand(List<String> prefix) {
      * fixed address in both daemons; their heaps, stacks and code stay randomised.
      */
     public JvmCommand forDaemon() {
+        String image = System.getProperty(DAEMON_NATIVE_PROPERTY, "");
+        if (!image.isEmpty() && Files.isExecutable(Path.of(image))) {
+            return withNativeImage(image);
+        }
         String cache = System.getProperty(DAEMON_AOT_PROPERTY, "");
         return cache.isEmpty() || !Files.isRegularFile(Path.of(cache)) ? this : withDaemonCache(cache);
+    }
+
+    /**
+     * The command for a daemon run from the native image {@code image}: this command's system properties and
+     * memory sizes, without the JVM's other options (a native image has no JIT, class path or AOT cache). The
+     * main class stays on the command line ({@link io.a3s.box.shim.NativeMain} dispatches on it), so a daemon
+     * reads its own command back with {@link #current} as a JVM would.
+     */
+    JvmCommand withNativeImage(String image) {
+        List<String> out = new ArrayList<>();
+        out.add(image);
+        for (String a : prefix.subList(1, prefix.size())) {
+            if (NATIVE_OPTIONS.stream().anyMatch(a::startsWith)) {
+                out.add(a);
+            }
+        }
+        return new JvmCommand(out);
     }
 
     JvmCommand withDaemonCache(String cache) {

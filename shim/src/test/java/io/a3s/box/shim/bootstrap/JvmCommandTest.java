@@ -3,6 +3,7 @@ package io.a3s.box.shim.bootstrap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,6 +62,42 @@ class JvmCommandTest {
                 System.clearProperty(JvmCommand.DAEMON_AOT_PROPERTY);
             } else {
                 System.setProperty(JvmCommand.DAEMON_AOT_PROPERTY, saved);
+            }
+        }
+    }
+
+    @Test
+    void aNativeDaemonKeepsOnlyPropertiesAndMemorySizes() {
+        JvmCommand start = new JvmCommand(List.of("/jdk/bin/java", "--enable-native-access=ALL-UNNAMED", "-Xss256k",
+                "-XX:+UseSerialGC", "-Xms8m", "-Xmx128m", "-Xmn4m", "-Da3s.home=/opt/a3s", "-XX:AOTCache=/b/start.aot",
+                "-cp", "/b/a.jar:/b/-Dnot.a.property.jar"));
+        JvmCommand daemon = start.withNativeImage("/b/a3s-box-daemon");
+        assertEquals(List.of("/b/a3s-box-daemon", "-Xss256k", "-Xms8m", "-Xmx128m", "-Xmn4m", "-Da3s.home=/opt/a3s"),
+                daemon.prefix());
+        // the main class stays: the image dispatches on it, and a daemon reads its own command back as a JVM's
+        assertEquals(List.of("/b/a3s-box-daemon", "-Xss256k", "-Xms8m", "-Xmx128m", "-Xmn4m", "-Da3s.home=/opt/a3s",
+                MAIN, "serve"), daemon.with(MAIN, List.of("serve")));
+        assertEquals(daemon.prefix(), JvmCommand.of("/b/a3s-box-daemon",
+                List.of("-Xss256k", "-Xms8m", "-Xmx128m", "-Xmn4m", "-Da3s.home=/opt/a3s", MAIN, "serve"), MAIN).prefix());
+    }
+
+    @Test
+    void theNativeImageIsTakenWhenItIsThere(@TempDir Path dir) throws Exception {
+        JvmCommand start = new JvmCommand(List.of("/jdk/bin/java", "-Da3s.home=/opt/a3s", "-cp", "/b/a.jar"));
+        String saved = System.getProperty(JvmCommand.DAEMON_NATIVE_PROPERTY);
+        try {
+            Path image = dir.resolve("a3s-box-daemon");
+            System.setProperty(JvmCommand.DAEMON_NATIVE_PROPERTY, image.toString());
+            assertSame(start, start.forDaemon()); // not built (A3S_BOX_NATIVE=0, or removed): the JVM
+            Files.createFile(image);
+            assertSame(start, start.forDaemon()); // not executable
+            assertTrue(image.toFile().setExecutable(true));
+            assertEquals(List.of(image.toString(), "-Da3s.home=/opt/a3s"), start.forDaemon().prefix());
+        } finally {
+            if (saved == null) {
+                System.clearProperty(JvmCommand.DAEMON_NATIVE_PROPERTY);
+            } else {
+                System.setProperty(JvmCommand.DAEMON_NATIVE_PROPERTY, saved);
             }
         }
     }
