@@ -136,3 +136,19 @@ daemon_aot_case() {
   printf 'case "$1 $2" in "pool start") if [ -f %q ]; then AOT_FLAG="%s -XX:AOTCache=%s"; fi ;; esac\n' \
     "$1" "$DAEMON_AOT_MAPPING" "$1"
 }
+
+# native_pool_case NATIVE JVM_FLAG...: the line of an sh launcher of a3s-box that runs `pool start --foreground`
+# (systemd's unit) from the daemons' native image NATIVE when it exists, with the options of JVM_FLAG a native
+# image takes (the rule of JvmCommand.withNativeImage: system properties, heap and stack sizes), as the shim
+# starts the pool daemon
+native_pool_case() {
+  local native=$1 f opts=()
+  shift
+  for f in "$@"; do
+    case "$f" in -D* | -Xmx* | -Xms* | -Xmn* | -Xss*) opts+=("$f") ;; esac
+  done
+  printf '# the pool daemon in the foreground runs the daemons'"'"' native image, as when the shim starts it\n'
+  printf 'case "$1 $2 $3" in "pool start --foreground") if [ -x %q ]; then exec %q' "$native" "$native"
+  printf ' %q' "${opts[@]}"
+  printf ' io.a3s.box.shim.cli.A3sBox "$@"; fi ;; esac\n'
+}
